@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,9 +61,7 @@ func (cf *configFlags) load() (*config.Config, error) {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -153,13 +152,18 @@ func serveMetrics(addr string, h http.Handler, logger *slog.Logger) func() {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", h)
+	// Profiles for operators ("go tool pprof http://ADDR/debug/pprof/profile");
+	// the listener binds loopback unless configured otherwise.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics server", "err", err)
 		}
 	}()
-	logger.Info("metrics listening", "addr", ln.Addr().String(), "path", "/metrics")
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /debug/pprof/")
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
