@@ -499,3 +499,50 @@ func TestCloseWakesBlockedCalls(t *testing.T) {
 		t.Errorf("second close: %v", err)
 	}
 }
+
+// TestRealClockSmoke runs the join/sync/expiry cycle on real timers, to
+// catch anything that only works with the fake clock's synchronous firing.
+func TestRealClockSmoke(t *testing.T) {
+	c, err := New(Options{
+		Dir:                   t.TempDir(),
+		Logger:                discard,
+		InitialRebalanceDelay: 200 * time.Millisecond,
+		MinSessionTimeout:     time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := func(id string) *kmsg.JoinGroupRequest {
+		r := joinReq("g", id, 3)
+		r.SessionTimeoutMillis = 300
+		r.RebalanceTimeoutMillis = 2000
+		return r
+	}
+	a := asyncJoin(c, req(""))
+	waitFor(t, "first member parked", func() bool { return groupInfo(c, "g").joining == 1 })
+	b := asyncJoin(c, req(""))
+	joins := []*kmsg.JoinGroupResponse{recv(t, a), recv(t, b)}
+	for _, j := range joins {
+		if j.ErrorCode != 0 || j.Generation != 1 {
+			t.Fatalf("join: %s gen %d", errName(j.ErrorCode), j.Generation)
+		}
+	}
+	syncAll(t, c, "g", joins, 3)
+
+	// Only the first member keeps heartbeating; the second expires.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for heartbeat(c, "g", joins[0].MemberID, 1, 3) == 0 {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("second member never expired")
+		}
+	}
+	r := join(c, req(joins[0].MemberID))
+	if r.ErrorCode != 0 || r.Generation != 2 || len(r.Members) != 1 {
+		t.Fatalf("rejoin: %s gen %d members %d", errName(r.ErrorCode), r.Generation, len(r.Members))
+	}
+}

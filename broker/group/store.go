@@ -166,7 +166,8 @@ func (r *payloadReader) take(n int) []byte {
 
 func (r *payloadReader) str() string {
 	n, w := binary.Uvarint(r.b)
-	if w <= 0 || n > uint64(len(r.b)-w) {
+	// Only minimal encodings, so that every payload has one decoding.
+	if w <= 0 || n > uint64(len(r.b)-w) || w != len(binary.AppendUvarint(nil, n)) {
 		r.bad = true
 		return ""
 	}
@@ -230,7 +231,8 @@ type recovery struct {
 	reason    string // why reading stopped before the end; "" if it did not
 }
 
-// readStoreFile replays the longest valid prefix of the file at path. A
+// readStoreFile replays the longest valid prefix of the file at path (see
+// readStore). A
 // missing or empty file is an empty store. Only a wrong magic (not our file)
 // is an error: everything after the first bad record is dropped.
 func readStoreFile(path string) (recovery, error) {
@@ -243,10 +245,20 @@ func readStoreFile(path string) (recovery, error) {
 		return rec, fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil {
+	rec, err = readStore(f)
+	if fi, serr := f.Stat(); serr == nil {
 		rec.fileSize = fi.Size()
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
+	if err != nil {
+		return rec, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
+}
+
+// readStore replays the longest valid prefix of a store file's content.
+func readStore(r io.Reader) (recovery, error) {
+	rec := recovery{state: make(offsetState)}
+	br := bufio.NewReaderSize(r, 64<<10)
 	magic := make([]byte, len(storeMagic))
 	n, err := io.ReadFull(br, magic)
 	switch {
@@ -259,9 +271,9 @@ func readStoreFile(path string) (recovery, error) {
 		}
 		return rec, nil
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
-		return rec, fmt.Errorf("read %s: %w", path, err)
+		return rec, fmt.Errorf("read: %w", err)
 	default:
-		return rec, fmt.Errorf("%s: not a tributary offsets file (bad magic %q)", path, magic[:n])
+		return rec, fmt.Errorf("not a tributary offsets file (bad magic %q)", magic[:n])
 	}
 	var hdr [recordHeader]byte
 	var payload []byte
