@@ -94,7 +94,9 @@ func TestCommitFetchAcrossRestart(t *testing.T) {
 	}
 
 	var each []string
-	c2.EachCommitted(func(g, topic string, p int32, off int64) { each = append(each, fmt.Sprintf("%s:%s/%d=%d", g, topic, p, off)) })
+	c2.EachCommitted(func(g, topic string, p int32, off int64) {
+		each = append(each, fmt.Sprintf("%s:%s/%d=%d", g, topic, p, off))
+	})
 	slices.Sort(each)
 	if want := []string{"g:t/0=11", "g:t/1=20", "g:u/3=30", "simple:t/0=5"}; !slices.Equal(each, want) {
 		t.Fatalf("EachCommitted: %v", each)
