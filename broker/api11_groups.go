@@ -12,19 +12,37 @@ package broker
 
 import (
 	"context"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tributary/tributary/broker/group"
 )
+
+// remoteHost is the client's address as Kafka shows it in DescribeGroups: "/" + IP.
+func remoteHost(nc net.Conn) string {
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return nc.RemoteAddr().String()
+	}
+	return "/" + host
+}
 
 func init() {
 	register(api{key: 8, name: "OffsetCommit", min: 0, max: 8, handle: func(c *conn, r kmsg.Request) completion {
-		return func(ctx context.Context) kmsg.Response { return c.s.groups.OffsetCommit(ctx, r.(*kmsg.OffsetCommitRequest)) }
+		return func(ctx context.Context) kmsg.Response {
+			return c.s.groups.OffsetCommit(ctx, r.(*kmsg.OffsetCommitRequest))
+		}
 	}})
 	register(api{key: 9, name: "OffsetFetch", min: 0, max: 8, handle: func(c *conn, r kmsg.Request) completion {
 		return done(c.s.groups.OffsetFetch(r.(*kmsg.OffsetFetchRequest)))
 	}})
 	register(api{key: 11, name: "JoinGroup", min: 0, max: 9, handle: func(c *conn, r kmsg.Request) completion {
-		return func(ctx context.Context) kmsg.Response { return c.s.groups.JoinGroup(ctx, r.(*kmsg.JoinGroupRequest)) }
+		// Captured now: later pipelined requests may carry another client id.
+		client, host := c.client, remoteHost(c.nc)
+		return func(ctx context.Context) kmsg.Response {
+			return c.s.groups.JoinGroup(group.WithClient(ctx, client, host), r.(*kmsg.JoinGroupRequest))
+		}
 	}})
 	register(api{key: 12, name: "Heartbeat", min: 0, max: 4, handle: func(c *conn, r kmsg.Request) completion {
 		return done(c.s.groups.Heartbeat(r.(*kmsg.HeartbeatRequest)))
