@@ -132,8 +132,7 @@ func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGr
 		resp.Groups = append(resp.Groups, dg)
 	}
 	for i, w := range waits {
-		if err := <-w; err != nil {
-			c.log.Error("group delete failed", "group", req.Groups[i], "err", err)
+		if err := <-w; err != nil { // the store logged the cause
 			resp.Groups[i].ErrorCode = errUnknownServer
 		}
 	}

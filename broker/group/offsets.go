@@ -128,8 +128,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	g.mu.Unlock()
 	select {
 	case err := <-done:
-		if err != nil {
-			c.log.Error("offset commit failed", "group", req.Group, "err", err)
+		if err != nil { // the store logged the cause
 			set(stored, errCoordinatorNA)
 		}
 	case <-ctx.Done():
@@ -343,8 +342,7 @@ func (c *Coordinator) OffsetDelete(req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDe
 	}
 	done := c.store.enqueue(ops...)
 	g.mu.Unlock()
-	if err := <-done; err != nil {
-		c.log.Error("offset delete failed", "group", req.Group, "err", err)
+	if err := <-done; err != nil { // the store logged the cause
 		for _, s := range deleted {
 			resp.Topics[s.t].Partitions[s.p].ErrorCode = errCoordinatorNA
 		}
@@ -379,9 +377,8 @@ func (c *Coordinator) DeleteTopic(topic string) {
 	if c.closed.Load() {
 		return
 	}
-	if err := <-c.store.enqueue(op{kind: opDeleteTopic, topic: strings.Clone(topic)}); err != nil {
-		c.log.Error("delete topic offsets failed", "topic", topic, "err", err)
-	}
+	// A failure is logged by the store, which then refuses all writes.
+	<-c.store.enqueue(op{kind: opDeleteTopic, topic: strings.Clone(topic)})
 }
 
 func (c *Coordinator) scheduleCleanupLocked() {
@@ -429,8 +426,7 @@ func (c *Coordinator) expireOffsets() {
 		}
 	}
 	for _, w := range waits {
-		if err := <-w; err != nil {
-			c.log.Error("offset expiry failed", "err", err)
+		if err := <-w; err != nil { // the store logged the cause
 			return
 		}
 	}

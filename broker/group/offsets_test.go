@@ -357,3 +357,25 @@ func TestOffsetsExpireForEmptyGroups(t *testing.T) {
 		t.Fatal("did not expire a retention after the group emptied")
 	}
 }
+
+func TestStoreWriteFailureRefusesCommits(t *testing.T) {
+	c, _ := newTestCoordinator(t, "", nil)
+	ctx := context.Background()
+	if codes := commitCodes(c.OffsetCommit(ctx, commitReq("g", "", -1, 8, "t", map[int32]int64{0: 1}))); codes[0] != 0 {
+		t.Fatalf("first commit: %v", codes)
+	}
+	// Break the file under the idle syncer: the next write fails.
+	c.store.f.Close()
+	cna := kerr.CoordinatorNotAvailable.Code
+	for i := range 2 {
+		if codes := commitCodes(c.OffsetCommit(ctx, commitReq("g", "", -1, 8, "t", map[int32]int64{0: 2}))); codes[0] != cna {
+			t.Fatalf("commit %d after failure: %s", i, errName(codes[0]))
+		}
+	}
+	if got := fetchOne(t, c, "g", "t", 0); got != 1 {
+		t.Fatalf("fetch shows %d, want the last durable offset 1", got)
+	}
+	if err := c.Close(); err == nil {
+		t.Fatal("Close did not report the write failure")
+	}
+}

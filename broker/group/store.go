@@ -481,6 +481,8 @@ func (s *store) run() {
 					s.state.apply(&ops[i])
 				}
 			} else if s.err == nil || s.err == errStoreClosed {
+				// Logged once here; callers only see an error code.
+				s.log.Error("offsets store: write failed; refusing further commits", "err", err)
 				s.err = err
 			}
 			for i := range ops {
