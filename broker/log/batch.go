@@ -33,6 +33,11 @@ const (
 	minBatchLength = batchHeaderSize - batchLengthPrefix
 
 	magicV2 = 2
+
+	// minRecordSize is the smallest encoded record: one-byte varints for the
+	// length, timestamp delta, offset delta, key and value lengths and header
+	// count, and the attributes byte.
+	minRecordSize = 7
 )
 
 // Attribute bits.
@@ -116,8 +121,16 @@ func checkFraming(b []byte, avail int64, pos int64) (batchHeader, error) {
 		return h, fmt.Errorf("batch at byte %d: %d records but last offset delta %d: %w",
 			pos, h.numRecords, h.lastOffsetDelta, kerr.InvalidRecord)
 	}
-	if c := h.attributes & attrCodecMask; c > codecZstd {
-		return h, fmt.Errorf("batch at byte %d: unknown compression codec %d: %w", pos, c, kerr.CorruptMessage)
+	codec := h.attributes & attrCodecMask
+	if codec > codecZstd {
+		return h, fmt.Errorf("batch at byte %d: unknown compression codec %d: %w", pos, codec, kerr.CorruptMessage)
+	}
+	// Without per-record work, bound the count: an uncompressed record takes
+	// at least minRecordSize bytes, so a tiny batch cannot claim (and burn)
+	// billions of offsets.
+	if codec == codecNone && int64(h.numRecords)*minRecordSize > h.size-batchHeaderSize {
+		return h, fmt.Errorf("batch at byte %d: %d records cannot fit in %d bytes: %w",
+			pos, h.numRecords, h.size-batchHeaderSize, kerr.CorruptMessage)
 	}
 	if h.attributes&attrControl != 0 {
 		return h, fmt.Errorf("batch at byte %d: control batches cannot be produced: %w", pos, kerr.InvalidRecord)

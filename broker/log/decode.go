@@ -24,6 +24,10 @@ import (
 // hostile batch cannot make a ListOffsets request spin for long.
 const maxDecompressedBatch = 1 << 30
 
+// maxZstdWindow bounds the memory a zstd frame may ask for; producers use
+// windows of a few MiB.
+const maxZstdWindow = 64 << 20
+
 // xerialMagic opens snappy data framed the way the Java client writes it.
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
@@ -125,7 +129,7 @@ func recordsReader(data []byte, codec int) (io.Reader, func(), error) {
 		return lz4.NewReader(bytes.NewReader(data)), noop, nil
 	case codecZstd:
 		zr, err := zstd.NewReader(bytes.NewReader(data), zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxMemory(maxDecompressedBatch))
+			zstd.WithDecoderMaxMemory(maxDecompressedBatch), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, noop, fmt.Errorf("zstd: %w", err)
 		}

@@ -48,7 +48,7 @@ func (l *Log) flushOnce() {
 	if l.beforeSync != nil {
 		l.beforeSync()
 	}
-	err := seg.log.Sync()
+	err := fsync(seg.log)
 	l.fsyncs.Add(1)
 	seg.release()
 

@@ -202,3 +202,13 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func removeFile(path string) error { return os.Remove(path) }
+
+// withoutFsync turns fsync into a no-op for the rest of the test (fuzz
+// targets: crash images are taken from the page cache anyway).
+func withoutFsync(t testing.TB) {
+	saved := fsync
+	fsync = func(*os.File) error { return nil }
+	t.Cleanup(func() { fsync = saved })
+}

@@ -104,15 +104,6 @@ func (x index) field(i int, err error, at int, def int64) (int64, error) {
 	return int64(binary.BigEndian.Uint32(e[at:])), nil
 }
 
-// last returns the last entry, or nil.
-func (x index) last() ([]byte, error) {
-	if x.n == 0 {
-		return nil, nil
-	}
-	buf := make([]byte, x.width)
-	return x.entry(x.n-1, buf)
-}
-
 func offsetEntry(rel, pos int64) [offsetEntrySize]byte {
 	var e [offsetEntrySize]byte
 	binary.BigEndian.PutUint32(e[0:], uint32(rel))

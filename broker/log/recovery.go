@@ -165,7 +165,7 @@ func (l *Log) load() error {
 	}
 
 	active := l.active()
-	if err := active.log.Sync(); err != nil {
+	if err := fsync(active.log); err != nil {
 		return fmt.Errorf("fsync %s: %w", active.log.Name(), err)
 	}
 	if err := syncDir(l.dir); err != nil {
@@ -330,7 +330,7 @@ func (l *Log) recoverSegment(seg *segment, size, interval int64) (bool, error) {
 	if err := seg.log.Truncate(pos); err != nil {
 		return true, fmt.Errorf("truncate %s: %w", seg.log.Name(), err)
 	}
-	if err := seg.log.Sync(); err != nil {
+	if err := fsync(seg.log); err != nil {
 		return true, fmt.Errorf("fsync %s: %w", seg.log.Name(), err)
 	}
 	return true, nil

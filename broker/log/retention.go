@@ -138,7 +138,7 @@ func (l *Log) close() error {
 	var errs []error
 	if l.failed == nil {
 		active := l.active()
-		if err := active.log.Sync(); err != nil {
+		if err := fsync(active.log); err != nil {
 			errs = append(errs, fmt.Errorf("fsync %s: %w", active.log.Name(), err))
 		} else {
 			l.advanceHWLocked(l.leo, active.base, active.size)
