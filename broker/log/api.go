@@ -31,12 +31,13 @@ type Config struct {
 	MaxMessageBytes    int           // max.message.bytes: largest record batch accepted (default 1 MiB)
 }
 
-// Defaults for the zero values of Config. A zero field means "default";
-// RetentionAge and RetentionBytes take a negative value for "unlimited".
+// Defaults that zero SegmentBytes, SegmentAge, IndexIntervalBytes and
+// MaxMessageBytes stand for. RetentionAge and RetentionBytes are taken
+// literally, as Kafka does: 0 keeps nothing but the active segment, a negative
+// value is unlimited; the broker passes its defaults (7 days, -1) explicitly.
 const (
 	DefaultSegmentBytes       = 1 << 30
 	DefaultSegmentAge         = 7 * 24 * time.Hour
-	DefaultRetentionAge       = 7 * 24 * time.Hour
 	DefaultIndexIntervalBytes = 4096
 	DefaultMaxMessageBytes    = 1 << 20
 )
@@ -50,12 +51,6 @@ func (c Config) withDefaults() Config {
 	c.SegmentBytes = min(c.SegmentBytes, math.MaxInt32)
 	if c.SegmentAge <= 0 {
 		c.SegmentAge = DefaultSegmentAge
-	}
-	if c.RetentionAge == 0 {
-		c.RetentionAge = DefaultRetentionAge
-	}
-	if c.RetentionBytes == 0 {
-		c.RetentionBytes = -1
 	}
 	if c.IndexIntervalBytes <= 0 {
 		c.IndexIntervalBytes = DefaultIndexIntervalBytes
@@ -238,7 +233,8 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, er
 func (l *Log) MaxTimestamp() (offset, timestamp int64, ok bool) { return l.maxTimestamp() }
 
 // SetConfig changes the topic settings of an open log.
-// Zero fields take their defaults.
+// Zero SegmentBytes, SegmentAge, IndexIntervalBytes and MaxMessageBytes take
+// their defaults; see the Default constants.
 func (l *Log) SetConfig(cfg Config) {
 	c := cfg.withDefaults()
 	l.cfg.Store(&c)

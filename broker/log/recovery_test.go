@@ -34,13 +34,15 @@ func TestCrashRecovery(t *testing.T) {
 	const n = 20
 	tests := []struct {
 		name    string
-		clean   bool                                 // image after Close instead of a crash image
+		clean   bool                               // image after Close instead of a crash image
 		corrupt func(f []byte, pos []int64) []byte // returns the new file contents
-		keep    int                                  // batches that must survive
+		keep    int                                // batches that must survive
 	}{
 		{"intact", false, func(f []byte, _ []int64) []byte { return f }, n},
 		{"intact clean", true, func(f []byte, _ []int64) []byte { return f }, n},
-		{"garbage appended", false, func(f []byte, _ []int64) []byte { return append(f, []byte("not a batch at all, just some bytes that go on and on for a while")...) }, n},
+		{"garbage appended", false, func(f []byte, _ []int64) []byte {
+			return append(f, []byte("not a batch at all, just some bytes that go on and on for a while")...)
+		}, n},
 		{"garbage appended after clean close", true, func(f []byte, _ []int64) []byte { return append(f, bytes.Repeat([]byte{0xab}, 100)...) }, n},
 		{"zeros appended", false, func(f []byte, _ []int64) []byte { return append(f, make([]byte, 4096)...) }, n},
 		{"cut mid-batch", false, func(f []byte, p []int64) []byte { return f[:p[12]+(p[13]-p[12])/2] }, 12},

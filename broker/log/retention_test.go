@@ -106,7 +106,7 @@ func TestRetentionByBytes(t *testing.T) {
 func TestSegmentAgeRoll(t *testing.T) {
 	clk := newClock()
 	dir := t.TempDir()
-	cfg := Config{SegmentAge: time.Hour, RetentionAge: -1}
+	cfg := Config{SegmentAge: time.Hour, RetentionAge: -1, RetentionBytes: -1}
 	l := openLog(t, dir, cfg, clk)
 	mustAppend(t, l, valueBatch("a", 1, clk.Ms()))
 	clk.Advance(30 * time.Minute)
@@ -217,5 +217,36 @@ func TestReadAcrossDeletion(t *testing.T) {
 	}
 	if _, err := s.File.Stat(); err == nil {
 		t.Fatal("file still open after the last release")
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	tests := []struct {
+		in, want Config
+	}{
+		{Config{}, Config{SegmentBytes: DefaultSegmentBytes, SegmentAge: DefaultSegmentAge, IndexIntervalBytes: DefaultIndexIntervalBytes, MaxMessageBytes: DefaultMaxMessageBytes}},
+		{Config{SegmentBytes: 1 << 40, RetentionAge: -1, RetentionBytes: -1}, Config{SegmentBytes: 1<<31 - 1, SegmentAge: DefaultSegmentAge, RetentionAge: -1, RetentionBytes: -1, IndexIntervalBytes: DefaultIndexIntervalBytes, MaxMessageBytes: DefaultMaxMessageBytes}},
+		{Config{SegmentBytes: 14, SegmentAge: time.Millisecond, RetentionAge: time.Hour, RetentionBytes: 5, IndexIntervalBytes: 1, MaxMessageBytes: 100}, Config{SegmentBytes: 14, SegmentAge: time.Millisecond, RetentionAge: time.Hour, RetentionBytes: 5, IndexIntervalBytes: 1, MaxMessageBytes: 100}},
+	}
+	for _, tt := range tests {
+		if got := tt.in.withDefaults(); got != tt.want {
+			t.Errorf("%+v.withDefaults() = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestZeroRetention: retention.ms=0 keeps nothing once a millisecond passed.
+func TestZeroRetention(t *testing.T) {
+	clk := newClock()
+	l := openLog(t, t.TempDir(), Config{SegmentBytes: 1000, RetentionBytes: -1}, clk)
+	for i := range 20 {
+		mustAppend(t, l, valueBatch(fmt.Sprint(i), 2, clk.Ms()))
+	}
+	clk.Advance(time.Millisecond)
+	if _, err := l.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if l.Size() != 0 || l.LogStartOffset() != 40 || l.HighWatermark() != 40 {
+		t.Fatalf("size %d start %d HW %d, want an empty log at 40", l.Size(), l.LogStartOffset(), l.HighWatermark())
 	}
 }
