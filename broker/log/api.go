@@ -131,7 +131,13 @@ type Log struct {
 	hwPos     int64 // byte position of the high watermark in that segment
 	closed    bool
 	failed    error // sticky storage failure: the log refuses further work
-	maxTsMemo struct {
+
+	// Sealed segments whose index files the flusher still has to fsync (each
+	// holds a reference), and whether the directory needs an fsync for files
+	// created by rolls.
+	pendingSync []*segment
+	dirDirty    bool
+	maxTsMemo   struct {
 		ts, offset int64
 		valid      bool
 	}

@@ -149,28 +149,27 @@ func (l *Log) shouldRoll(seg *segment, cfg *Config, n, lastOffset, nowMs int64) 
 		lastOffset-seg.base > math.MaxInt32
 }
 
-// rollLocked seals the active segment (fsync, indexes) and starts a new one at
-// the log end offset. Everything in the sealed segment is durable, so the high
-// watermark moves to its end.
+// rollLocked seals the active segment and starts a new one at the log end
+// offset. The sealed segment's data is fsynced here, so the high watermark
+// moves to its end; the fsyncs of its index files and of the directory (for
+// the new file) are left to the flusher, which does them before the high
+// watermark passes any data of the new segment. Keeping them off the append
+// path matters with small segments.
 func (l *Log) rollLocked(nowMs int64) error {
 	old := l.active()
-	if err := old.seal(); err != nil {
+	if err := old.seal(false); err != nil {
 		return l.failLocked(fmt.Errorf("roll segment %d: %w", old.base, err))
-	}
-	if err := syncDir(l.dir); err != nil {
-		return l.failLocked(err)
 	}
 	seg, err := createSegment(l.dir, l.leo, nowMs)
 	if err != nil {
 		return l.failLocked(err)
 	}
-	if err := syncDir(l.dir); err != nil {
-		seg.release()
-		return l.failLocked(err)
-	}
 	l.segments = append(l.segments, seg)
+	old.acquire()
+	l.pendingSync = append(l.pendingSync, old)
+	l.dirDirty = true
 	l.advanceHWLocked(old.next, seg.base, 0)
-	if err := writeSnapshot(l.dir, &snapshot{offset: l.leo, cleanBase: -1, producers: l.producers}); err != nil {
+	if err := writeSnapshot(l.dir, &snapshot{offset: l.leo, cleanBase: -1, producers: l.producers}, false); err != nil {
 		// Not fatal: Open rebuilds producer state from an older snapshot and the log.
 		l.logger.Warn("producer snapshot at roll failed", "offset", l.leo, "err", err)
 	}

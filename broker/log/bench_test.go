@@ -24,7 +24,8 @@ var benchConfig = Config{SegmentBytes: 64 << 20, RetentionBytes: 256 << 20, Rete
 
 // BenchmarkAppend appends 16 KiB batches. "page-cache" returns as soon as the
 // data is written; "durable" waits for the fsync after every append (one
-// producer, acks=all); "durable-parallel" has many producers share fsyncs.
+// producer, acks=all); "durable-roll-every-append" adds a segment roll to
+// each; "durable-parallel" has many producers share fsyncs.
 //
 //	go test ./broker/log/ -run '^$' -bench . -benchtime 2s
 func BenchmarkAppend(b *testing.B) {
@@ -53,6 +54,23 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	b.Run("page-cache", func(b *testing.B) { run(b, false) })
 	b.Run("durable", func(b *testing.B) { run(b, true) })
+	b.Run("durable-roll-every-append", func(b *testing.B) {
+		// Worst case for rolls: each append seals a segment (fsync, indexes, snapshot).
+		l := openLog(b, b.TempDir(), Config{SegmentBytes: 1, RetentionAge: -1, RetentionBytes: -1}, nil)
+		b.SetBytes(int64(len(batch)))
+		b.ResetTimer()
+		for range b.N {
+			res, err := l.Append(batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := l.WaitDurable(context.Background(), res.LastOffset); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(l.fsyncs.Load())/float64(b.N), "fsyncs/op")
+	})
 	b.Run("durable-parallel", func(b *testing.B) {
 		l := openLog(b, b.TempDir(), benchConfig, nil)
 		b.SetBytes(int64(len(batch)))

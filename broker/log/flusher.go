@@ -12,8 +12,9 @@ import (
 // leave one pending kick and are covered together by the next fsync, so the
 // number of fsyncs follows the disk's speed, not the request rate.
 //
-// Sealed segments need no flusher: rollLocked fsyncs them before they stop
-// being active.
+// Sealed segments' data is fsynced by rollLocked before they stop being
+// active; their index files and the directory entry of the new segment are
+// fsynced here, before the high watermark passes data of the new segment.
 
 func (l *Log) flushLoop() {
 	defer close(l.flusherDone)
@@ -36,10 +37,12 @@ func (l *Log) flushOnce() {
 		return
 	}
 	leo := l.leo
-	if leo <= l.hw.Load() {
+	if leo <= l.hw.Load() && len(l.pendingSync) == 0 && !l.dirDirty {
 		l.mu.Unlock()
 		return
 	}
+	pending, dirDirty := l.pendingSync, l.dirDirty
+	l.pendingSync, l.dirDirty = nil, false
 	seg := l.active()
 	pos := seg.size
 	seg.acquire()
@@ -48,8 +51,11 @@ func (l *Log) flushOnce() {
 	if l.beforeSync != nil {
 		l.beforeSync()
 	}
-	err := fsync(seg.log)
-	l.fsyncs.Add(1)
+	err := syncPending(pending, dirDirty, l.dir)
+	if err == nil {
+		err = fsync(seg.log)
+		l.fsyncs.Add(1)
+	}
 	seg.release()
 
 	l.mu.Lock()
@@ -76,4 +82,27 @@ func (l *Log) waitDurable(ctx context.Context, offset int64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// syncPending fsyncs the index files of segments sealed since the last flush
+// and the directory, releasing the segments' references.
+func syncPending(pending []*segment, dirDirty bool, dir string) error {
+	var err error
+	for _, s := range pending {
+		if err == nil {
+			err = s.syncIndexFiles()
+		}
+		s.release()
+	}
+	if err == nil && dirDirty {
+		err = syncDir(dir)
+	}
+	return err
+}
+
+// syncPendingLocked does the flusher's pending fsyncs inline (Close).
+func (l *Log) syncPendingLocked() error {
+	pending, dirDirty := l.pendingSync, l.dirDirty
+	l.pendingSync, l.dirDirty = nil, false
+	return syncPending(pending, dirDirty, l.dir)
 }

@@ -184,9 +184,11 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 }
 
 // writeSnapshot writes a snapshot file and removes all but the newest few.
-func writeSnapshot(dir string, s *snapshot) error {
+// Correctness never depends on a snapshot (a torn or missing one is skipped
+// and the log replayed), so only the one written at Close is fsynced.
+func writeSnapshot(dir string, s *snapshot, sync bool) error {
 	path := segmentPath(dir, s.offset, snapshotSuffix)
-	if err := writeFileAtomic(path, encodeSnapshot(s)); err != nil {
+	if err := writeFileAtomic(path, encodeSnapshot(s), sync); err != nil {
 		return fmt.Errorf("write producer snapshot: %w", err)
 	}
 	offsets, err := listOffsets(dir, snapshotSuffix)

@@ -149,7 +149,7 @@ func (l *Log) load() error {
 			if seg.next < bases[i+1] {
 				l.logger.Warn("offset gap between segments", "base", base, "end_offset", seg.next, "next_base", bases[i+1])
 			}
-			if err := seg.seal(); err != nil {
+			if err := seg.seal(true); err != nil {
 				return err
 			}
 			continue
@@ -402,5 +402,5 @@ func readLogStart(dir string) (int64, error) {
 }
 
 func writeLogStart(dir string, offset int64) error {
-	return writeFileAtomic(filepath.Join(dir, logStartFile), []byte(strconv.FormatInt(offset, 10)+"\n"))
+	return writeFileAtomic(filepath.Join(dir, logStartFile), []byte(strconv.FormatInt(offset, 10)+"\n"), true)
 }

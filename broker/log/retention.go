@@ -143,9 +143,12 @@ func (l *Log) close() error {
 		} else {
 			l.advanceHWLocked(l.leo, active.base, active.size)
 			active.maybeAddTimeEntry()
-			err := active.writeIndexFiles()
+			err := l.syncPendingLocked()
 			if err == nil {
-				err = writeSnapshot(l.dir, &snapshot{offset: l.leo, cleanBase: active.base, cleanSize: active.size, producers: l.producers})
+				err = active.writeIndexFiles(true)
+			}
+			if err == nil {
+				err = writeSnapshot(l.dir, &snapshot{offset: l.leo, cleanBase: active.base, cleanSize: active.size, producers: l.producers}, true)
 			}
 			if err == nil {
 				err = syncDir(l.dir)

@@ -157,28 +157,41 @@ func (s *segment) largestTimestamp() int64 {
 	return math.MaxInt64 // unknown: keep it
 }
 
-// writeIndexFiles writes the in-memory indexes to disk and fsyncs them.
-func (s *segment) writeIndexFiles() error {
-	if err := writeFileSync(s.path(indexSuffix), s.offIdx.mem); err != nil {
+// writeIndexFiles writes the in-memory indexes to disk, fsyncing them if sync.
+func (s *segment) writeIndexFiles(sync bool) error {
+	if err := writeFile(s.path(indexSuffix), s.offIdx.mem, sync); err != nil {
 		return err
 	}
-	return writeFileSync(s.path(timeIndexSuffix), s.timeIdx.mem)
+	return writeFile(s.path(timeIndexSuffix), s.timeIdx.mem, sync)
 }
 
 // seal fsyncs a segment that stops being active, writes its indexes and
-// switches them to file-backed lookups. The caller fsyncs the directory.
-func (s *segment) seal() error {
+// switches them to file-backed lookups. Unless syncIndexes, the index files
+// are left for the caller to fsync (the flusher does it off the append path:
+// Open rebuilds indexes that did not make it to disk). The caller fsyncs the
+// directory.
+func (s *segment) seal(syncIndexes bool) error {
 	if err := fsync(s.log); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.log.Name(), err)
 	}
 	s.maybeAddTimeEntry()
-	if err := s.writeIndexFiles(); err != nil {
+	if err := s.writeIndexFiles(syncIndexes); err != nil {
 		return err
 	}
 	if err := s.useIndexFiles(); err != nil {
 		return err
 	}
 	s.sealed = true
+	return nil
+}
+
+// syncIndexFiles fsyncs the index files of a sealed segment.
+func (s *segment) syncIndexFiles() error {
+	for _, f := range []*os.File{s.offIdx.file, s.timeIdx.file} {
+		if err := fsync(f); err != nil {
+			return fmt.Errorf("fsync %s: %w", f.Name(), err)
+		}
+	}
 	return nil
 }
 
@@ -232,8 +245,8 @@ func storageError(err error) error {
 	return fmt.Errorf("%v: %w", err, kerr.KafkaStorageError)
 }
 
-// writeFileSync replaces path with data and fsyncs it.
-func writeFileSync(path string, data []byte) error {
+// writeFile replaces path with data, fsyncing it if sync.
+func writeFile(path string, data []byte, sync bool) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -242,22 +255,28 @@ func writeFileSync(path string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := fsync(f); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", path, err)
+	if sync {
+		if err := fsync(f); err != nil {
+			f.Close()
+			return fmt.Errorf("fsync %s: %w", path, err)
+		}
 	}
 	return f.Close()
 }
 
 // writeFileAtomic writes data to path through a temporary file and a rename,
-// fsyncing the file and the directory.
-func writeFileAtomic(path string, data []byte) error {
+// so that readers see the old or the new content. With sync, the file and the
+// directory are fsynced too.
+func writeFileAtomic(path string, data []byte, sync bool) error {
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, data); err != nil {
+	if err := writeFile(tmp, data, sync); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !sync {
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }
