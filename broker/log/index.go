@@ -14,7 +14,8 @@ import (
 //
 // Offset entries point at batch starts and are added every IndexIntervalBytes.
 // A time entry (T, o) says that every record at offset <= base+o has a
-// timestamp <= T; entries strictly increase in T. The active segment keeps its
+// timestamp <= T; entries increase in T, except for the closing entry
+// (max timestamp, last offset) written when the segment is sealed or closed. The active segment keeps its
 // entries in memory only; they are written to disk (and fsynced) when the
 // segment is sealed at roll or on Close. Sealed segments are searched with pread.
 const (
@@ -120,8 +121,8 @@ func timeEntry(ts, rel int64) [timeEntrySize]byte {
 
 // checkIndexes reports whether the raw contents of an offset index and a time
 // index are well formed for a segment of logSize bytes: whole entries, offsets
-// and positions strictly increasing, positions inside the log, timestamps
-// strictly increasing.
+// and positions strictly increasing, positions inside the log, timestamps and
+// offsets of time entries not decreasing.
 func checkIndexes(offIdx, timeIdx []byte, logSize int64) error {
 	if len(offIdx)%offsetEntrySize != 0 {
 		return fmt.Errorf("offset index size %d is not a multiple of %d", len(offIdx), offsetEntrySize)
@@ -143,7 +144,7 @@ func checkIndexes(offIdx, timeIdx []byte, logSize int64) error {
 	for i := 0; i < len(timeIdx); i += timeEntrySize {
 		ts := getInt64(timeIdx[i:])
 		rel := int64(binary.BigEndian.Uint32(timeIdx[i+8:]))
-		if ts <= prevTs || rel < prevOff {
+		if ts < prevTs || rel < prevOff {
 			return fmt.Errorf("time index entry %d (%d, %d) out of order", i/timeEntrySize, ts, rel)
 		}
 		prevTs, prevOff = ts, rel

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -443,19 +442,31 @@ func TestMissingIndexesRebuilt(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := filepath.Glob(filepath.Join(dir, "*index"))
-	for i, p := range idx {
-		if i%2 == 0 {
-			os.Remove(p)
-		} else {
-			os.WriteFile(p, []byte("garbage"), 0o644)
+	// Damage the indexes of every segment in turn: missing, garbage, and a
+	// time index cut to a prefix (as a crash before its fsync may leave it).
+	for i, seg := range segmentFiles(t, dir) {
+		stem := seg[:len(seg)-len(".log")]
+		switch i % 3 {
+		case 0:
+			os.Remove(stem + ".index")
+		case 1:
+			os.WriteFile(stem+".timeindex", []byte("garbage"), 0o644)
+		case 2:
+			ti, _ := os.ReadFile(stem + ".timeindex")
+			if len(ti) < timeEntrySize {
+				t.Fatalf("%s.timeindex has no entries", stem)
+			}
+			os.WriteFile(stem+".timeindex", ti[:len(ti)-timeEntrySize], 0o644)
 		}
 	}
 	l2 := openLog(t, dir, cfg, nil)
+	if off, ts, ok := l2.MaxTimestamp(); !ok || ts != 99 || off != 297 {
+		t.Fatalf("MaxTimestamp after rebuilding indexes = %d, %d, %v; want 297, 99", off, ts, ok)
+	}
 	if got := readAll(t, l2, 1000); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatal("records differ after rebuilding indexes")
 	}
-	for _, ts := range []int64{0, 10, 55, 99} {
+	for ts := range int64(100) {
 		off, _, ok, err := l2.OffsetForTimestamp(ts)
 		if err != nil || !ok || off != 3*ts {
 			t.Fatalf("OffsetForTimestamp(%d) = %d, %v, %v; want %d", ts, off, ok, err, 3*ts)

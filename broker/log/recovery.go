@@ -240,26 +240,28 @@ func (l *Log) trustIndexes(seg *segment, size, wantNext int64, active bool) bool
 		next = seg.base + int64(binary.BigEndian.Uint32(oi[n-offsetEntrySize:]))
 		pos = int64(binary.BigEndian.Uint32(oi[n-offsetEntrySize+4:]))
 	}
-	maxTs, maxTsOffset, lastTimeTs := int64(-1), int64(-1), int64(-1)
-	if n := len(ti); n > 0 {
-		maxTs = getInt64(ti[n-timeEntrySize:])
-		maxTsOffset = seg.base + int64(binary.BigEndian.Uint32(ti[n-timeEntrySize+8:]))
-		lastTimeTs = maxTs
-	}
 	indexPos := pos
 	for pos < size {
 		h, err := seg.headerAt(pos, size, buf[:])
 		if err != nil || h.baseOffset != next {
 			return false
 		}
-		if h.maxTimestamp > maxTs {
-			maxTs, maxTsOffset = h.maxTimestamp, h.lastOffset()
-		}
 		next = h.lastOffset() + 1
 		pos += h.size
 	}
-	if next != wantNext {
+	// The time index must end with the closing entry for the last offset
+	// (finishTimeIndex): then its timestamp is the segment's max.
+	n := len(ti)
+	if next != wantNext || n == 0 || seg.base+int64(binary.BigEndian.Uint32(ti[n-4:])) != next-1 {
 		return false
+	}
+	maxTs := getInt64(ti[n-timeEntrySize:])
+	lastTimeTs, maxTsOffset := maxTs, next-1
+	for i := 0; i < n; i += timeEntrySize {
+		if getInt64(ti[i:]) == maxTs {
+			maxTsOffset = seg.base + int64(binary.BigEndian.Uint32(ti[i+8:]))
+			break
+		}
 	}
 	seg.size, seg.next = size, next
 	seg.maxTs, seg.maxTsOffset, seg.lastTimeTs = maxTs, maxTsOffset, lastTimeTs

@@ -142,7 +142,7 @@ func (l *Log) close() error {
 			errs = append(errs, fmt.Errorf("fsync %s: %w", active.log.Name(), err))
 		} else {
 			l.advanceHWLocked(l.leo, active.base, active.size)
-			active.maybeAddTimeEntry()
+			active.finishTimeIndex()
 			err := l.syncPendingLocked()
 			if err == nil {
 				err = active.writeIndexFiles(true)
@@ -158,6 +158,10 @@ func (l *Log) close() error {
 			}
 		}
 	}
+	for _, s := range l.pendingSync { // left over only after a failure
+		s.release()
+	}
+	l.pendingSync = nil
 	for _, s := range l.segments {
 		s.release()
 	}

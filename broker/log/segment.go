@@ -1,6 +1,7 @@
 package log
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -134,6 +135,24 @@ func (s *segment) maybeAddTimeEntry() {
 	}
 }
 
+// finishTimeIndex appends the closing time entry (max timestamp, last offset)
+// before the indexes are written at seal or Close. Open trusts a time index
+// only if it ends with this entry: index files are not fsynced on the append
+// path, and a crash may leave a prefix of one.
+func (s *segment) finishTimeIndex() {
+	if s.next == s.base {
+		return
+	}
+	last := s.next - 1 - s.base
+	if n := len(s.timeIdx.mem); n > 0 && getInt64(s.timeIdx.mem[n-timeEntrySize:]) == s.maxTs &&
+		int64(binary.BigEndian.Uint32(s.timeIdx.mem[n-4:])) == last {
+		return
+	}
+	e := timeEntry(s.maxTs, last)
+	s.timeIdx.add(e[:])
+	s.lastTimeTs = s.maxTs
+}
+
 // ageRefMs is the instant segment.ms counts from: the first batch's max
 // timestamp like Kafka, but never earlier than the segment's creation by this
 // process, so producers with stale clocks cannot make it roll on every append.
@@ -174,7 +193,7 @@ func (s *segment) seal(syncIndexes bool) error {
 	if err := fsync(s.log); err != nil {
 		return fmt.Errorf("fsync %s: %w", s.log.Name(), err)
 	}
-	s.maybeAddTimeEntry()
+	s.finishTimeIndex()
 	if err := s.writeIndexFiles(syncIndexes); err != nil {
 		return err
 	}
