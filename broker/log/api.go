@@ -137,6 +137,7 @@ type Log struct {
 	// created by rolls.
 	pendingSync []*segment
 	dirDirty    bool
+	snapshots   []int64 // offsets of the snapshot files on disk, oldest first
 	maxTsMemo   struct {
 		ts, offset int64
 		valid      bool

@@ -169,7 +169,7 @@ func (l *Log) rollLocked(nowMs int64) error {
 	l.pendingSync = append(l.pendingSync, old)
 	l.dirDirty = true
 	l.advanceHWLocked(old.next, seg.base, 0)
-	if err := writeSnapshot(l.dir, &snapshot{offset: l.leo, cleanBase: -1, producers: l.producers}, false); err != nil {
+	if err := l.writeSnapshotLocked(-1, 0, false); err != nil {
 		// Not fatal: Open rebuilds producer state from an older snapshot and the log.
 		l.logger.Warn("producer snapshot at roll failed", "offset", l.leo, "err", err)
 	}

@@ -190,20 +190,6 @@ func lastSegment(t testing.TB, dir string) string {
 	return files[len(files)-1]
 }
 
-// waitFor polls cond until it holds, failing after a deadline. It is for
-// conditions with no channel to wait on (e.g. a goroutine blocked in a hook).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func removeFile(path string) error { return os.Remove(path) }
 
 // withoutFsync turns fsync into a no-op for the rest of the test (fuzz
 // targets: crash images are taken from the page cache anyway).

@@ -183,20 +183,22 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	return s, nil
 }
 
-// writeSnapshot writes a snapshot file and removes all but the newest few.
-// Correctness never depends on a snapshot (a torn or missing one is skipped
-// and the log replayed), so only the one written at Close is fsynced.
-func writeSnapshot(dir string, s *snapshot, sync bool) error {
-	path := segmentPath(dir, s.offset, snapshotSuffix)
+// writeSnapshotLocked writes a snapshot file of the current producer state
+// and removes all but the newest few. Correctness never depends on a snapshot
+// (a torn or missing one is skipped and the log replayed), so only the one
+// written at Close is fsynced.
+func (l *Log) writeSnapshotLocked(cleanBase, cleanSize int64, sync bool) error {
+	s := &snapshot{offset: l.leo, cleanBase: cleanBase, cleanSize: cleanSize, producers: l.producers}
+	path := segmentPath(l.dir, s.offset, snapshotSuffix)
 	if err := writeFileAtomic(path, encodeSnapshot(s), sync); err != nil {
 		return fmt.Errorf("write producer snapshot: %w", err)
 	}
-	offsets, err := listOffsets(dir, snapshotSuffix)
-	if err != nil {
-		return err
+	if n := len(l.snapshots); n == 0 || l.snapshots[n-1] != s.offset {
+		l.snapshots = append(l.snapshots, s.offset)
 	}
-	for i := 0; i < len(offsets)-snapshotsKept; i++ {
-		os.Remove(segmentPath(dir, offsets[i], snapshotSuffix))
+	for len(l.snapshots) > snapshotsKept {
+		os.Remove(segmentPath(l.dir, l.snapshots[0], snapshotSuffix))
+		l.snapshots = l.snapshots[1:]
 	}
 	return nil
 }

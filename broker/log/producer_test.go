@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"math"
+	"os"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -181,7 +182,7 @@ func TestIdempotenceSurvivesRestart(t *testing.T) {
 			t.Fatal("no roll snapshots written")
 		}
 		for _, off := range snaps {
-			if err := removeFile(segmentPath(img, off, snapshotSuffix)); err != nil {
+			if err := os.Remove(segmentPath(img, off, snapshotSuffix)); err != nil {
 				t.Fatal(err)
 			}
 		}

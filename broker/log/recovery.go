@@ -180,11 +180,15 @@ func (l *Log) load() error {
 		return err
 	}
 	// Snapshots past the end describe data that is gone.
-	if offsets, err := listOffsets(l.dir, snapshotSuffix); err == nil {
-		for _, off := range offsets {
-			if off > l.leo {
-				os.Remove(segmentPath(l.dir, off, snapshotSuffix))
-			}
+	offsets, err := listOffsets(l.dir, snapshotSuffix)
+	if err != nil {
+		return err
+	}
+	for _, off := range offsets {
+		if off > l.leo {
+			os.Remove(segmentPath(l.dir, off, snapshotSuffix))
+		} else {
+			l.snapshots = append(l.snapshots, off)
 		}
 	}
 	l.logger.Info("opened partition log", "segments", len(l.segments), "log_start_offset", l.logStart,

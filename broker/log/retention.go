@@ -148,7 +148,7 @@ func (l *Log) close() error {
 				err = active.writeIndexFiles(true)
 			}
 			if err == nil {
-				err = writeSnapshot(l.dir, &snapshot{offset: l.leo, cleanBase: active.base, cleanSize: active.size, producers: l.producers}, true)
+				err = l.writeSnapshotLocked(active.base, active.size, true)
 			}
 			if err == nil {
 				err = syncDir(l.dir)
