@@ -190,7 +190,6 @@ func lastSegment(t testing.TB, dir string) string {
 	return files[len(files)-1]
 }
 
-
 // withoutFsync turns fsync into a no-op for the rest of the test (fuzz
 // targets: crash images are taken from the page cache anyway).
 func withoutFsync(t testing.TB) {
