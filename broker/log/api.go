@@ -159,7 +159,7 @@ type Log struct {
 // first torn or CRC-failing batch; indexes are rebuilt when missing or
 // inconsistent; idempotent-producer state is restored so retries of batches
 // written before the restart are still recognised as duplicates.
-func Open(opts Options) (*Log, error) { return open(opts) }
+func Open(opts Options) (*Log, error) { return open(opts, true) }
 
 // Append validates and appends the record batches of one produce request
 // partition (one or more v2 batches back to back). Each batch must have magic 2,

@@ -35,7 +35,9 @@ import (
 
 const logStartFile = "log-start-offset"
 
-func open(opts Options) (*Log, error) {
+// open opens the log; without flusher (fuzz tests, for deterministic
+// coverage) nothing fsyncs in the background and callers run flushOnce.
+func open(opts Options, flusher bool) (*Log, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("open partition log: empty directory")
 	}
@@ -68,7 +70,11 @@ func open(opts Options) (*Log, error) {
 		}
 		return nil, fmt.Errorf("open partition log %s: %w", opts.Dir, err)
 	}
-	go l.flushLoop()
+	if flusher {
+		go l.flushLoop()
+	} else {
+		close(l.flusherDone)
+	}
 	return l, nil
 }
 
