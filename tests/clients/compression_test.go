@@ -20,6 +20,7 @@ func TestCompressionMatrix(t *testing.T) {
 	for _, producer := range clients {
 		for _, codec := range codecs {
 			t.Run(producer.name+"/"+codec, func(t *testing.T) {
+				t.Parallel() // mostly waiting on client timers; one broker serves all
 				topic := fmt.Sprintf("codec-%s-%s", strings.ReplaceAll(producer.name, "-", ""), codec)
 				createTopic(ctx, t, adm, topic, partitions, nil)
 				acks := producer.produce(ctx, t, addr, topic, seqRange(0, n), produceOpts{codec: codec, acks: -1})

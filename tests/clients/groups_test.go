@@ -55,7 +55,10 @@ func TestConsumerGroup(t *testing.T) {
 		{"librdkafka", rdkafkaMember},
 	}
 	for _, m := range members {
-		t.Run(m.client, func(t *testing.T) { testConsumerGroup(t, m.start) })
+		t.Run(m.client, func(t *testing.T) {
+			t.Parallel() // each has its own broker; mostly waiting on rebalances
+			testConsumerGroup(t, m.start)
+		})
 	}
 }
 

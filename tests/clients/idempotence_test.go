@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -90,6 +91,86 @@ func TestIdempotentProducerAcrossRestart(t *testing.T) {
 	}
 	checkExact(t, acks, kgoConsume(ctx, t, addr, topic, ends), true)
 	t.Logf("%d records produced across the restart, %d acknowledged after it", len(acks), len(acks)-ackedAtRestart)
+	_ = s
+}
+
+// TestIdempotentProducerAcrossRestartLibrdkafka: the same with librdkafka's
+// idempotent producer (enable.idempotence=true), which treats sequence
+// errors it cannot explain as fatal.
+func TestIdempotentProducerAcrossRestartLibrdkafka(t *testing.T) {
+	ctx := testContext(t, 120*time.Second)
+	s, addr := startBroker(t)
+	adm := newAdmin(t, addr)
+	const topic = "idempotent-restart-rdkafka"
+	const n, restartAfter = 60_000, 10_000
+	createTopic(ctx, t, adm, topic, 3, nil)
+	conf := ckafka.ConfigMap{"bootstrap.servers": addr, "enable.idempotence": true}
+	watchRdkafkaLogs(t, conf)
+	p, err := ckafka.NewProducer(&conf)
+	if err != nil {
+		t.Fatalf("librdkafka: new producer: %v", err)
+	}
+	defer p.Close()
+
+	reports := make(chan ckafka.Event, n)
+	var acks []ack
+	collect := func(ev ckafka.Event) {
+		m, ok := ev.(*ckafka.Message)
+		if !ok {
+			t.Fatalf("librdkafka: unexpected delivery event %v", ev)
+		}
+		if m.TopicPartition.Error != nil {
+			t.Fatalf("librdkafka: delivery of %s failed: %v", m.Value, m.TopicPartition.Error)
+		}
+		seq, err := seqOf(string(m.Value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, ack{Seq: seq, Partition: m.TopicPartition.Partition, Offset: int64(m.TopicPartition.Offset)})
+	}
+	restarted := false
+	for seq := range n {
+		m := &ckafka.Message{
+			TopicPartition: ckafka.TopicPartition{Topic: kmsg.StringPtr(topic), Partition: ckafka.PartitionAny},
+			Key:            []byte(recKey(seq)),
+			Value:          []byte(recValue(seq)),
+		}
+		for err := p.Produce(m, reports); err != nil; err = p.Produce(m, reports) {
+			if ke, ok := err.(ckafka.Error); !ok || ke.Code() != ckafka.ErrQueueFull || ctx.Err() != nil {
+				t.Fatalf("librdkafka: producing seq %d: %v (%v)", seq, err, ctx.Err())
+			}
+			p.Flush(10) // let the queue drain, then retry this record
+		}
+		for drained := false; !drained; {
+			select {
+			case ev := <-reports:
+				collect(ev)
+			default:
+				drained = true
+			}
+		}
+		if !restarted && len(acks) >= restartAfter {
+			t.Logf("restarting with %d records produced, %d acknowledged", seq+1, len(acks))
+			s = brokertest.Restart(t, s)
+			restarted = true
+		}
+	}
+	for len(acks) < n {
+		select {
+		case ev := <-reports:
+			collect(ev)
+		case <-ctx.Done():
+			t.Fatalf("librdkafka: %d of %d delivery reports: %v", len(acks), n, ctx.Err())
+		}
+	}
+	if !restarted {
+		t.Fatalf("the broker was never restarted: only %d acknowledgements while producing", len(acks))
+	}
+	ends := endsOf(acks)
+	if got := listOffsets(ctx, t, adm, topic, false); !equalOffsets(got, ends) {
+		t.Errorf("broker end offsets %v, acknowledgements end at %v: the log holds records nobody was told about (duplicates)", got, ends)
+	}
+	checkExact(t, acks, kgoConsume(ctx, t, addr, topic, ends), true)
 	_ = s
 }
 
