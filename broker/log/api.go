@@ -255,9 +255,10 @@ func (l *Log) EnforceRetention() (int64, error) { return l.enforceRetention() }
 // DeleteRecordsBefore advances the log start offset (DeleteRecords API); whole
 // segments below it are deleted.
 //
-// offset must lie in [LogStartOffset, HighWatermark] (else OFFSET_OUT_OF_RANGE);
-// the caller maps DeleteRecords' -1 to HighWatermark. The new log start offset
-// is persisted before DeleteRecordsBefore returns.
+// offset must lie in [0, HighWatermark] (else OFFSET_OUT_OF_RANGE); one at or
+// below LogStartOffset changes nothing, like Kafka. The caller maps
+// DeleteRecords' -1 to HighWatermark. The new log start offset is persisted
+// before DeleteRecordsBefore returns.
 func (l *Log) DeleteRecordsBefore(offset int64) error { return l.deleteRecordsBefore(offset) }
 
 // Size is the total bytes of all segments.

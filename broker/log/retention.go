@@ -95,12 +95,12 @@ func (l *Log) deleteRecordsBefore(offset int64) error {
 		return err
 	}
 	hw := l.hw.Load()
-	if offset < l.logStart || offset > hw {
-		return fmt.Errorf("partition %s: delete records before %d: outside [%d, %d]: %w",
-			l.dir, offset, l.logStart, hw, kerr.OffsetOutOfRange)
+	if offset < 0 || offset > hw {
+		return fmt.Errorf("partition %s: delete records before %d: outside [0, %d]: %w",
+			l.dir, offset, hw, kerr.OffsetOutOfRange)
 	}
-	if offset == l.logStart {
-		return nil
+	if offset <= l.logStart {
+		return nil // like Kafka: the start offset only moves forward
 	}
 	if err := writeLogStart(l.dir, offset); err != nil {
 		return storageError(fmt.Errorf("partition %s: persist log start offset: %w", l.dir, err))

@@ -160,8 +160,11 @@ func TestDeleteRecordsBefore(t *testing.T) {
 	if _, err := l.Read(32, 100); !isKerr(err, kerr.OffsetOutOfRange) {
 		t.Fatalf("Read below the new start: %v", err)
 	}
-	if err := l.DeleteRecordsBefore(10); !isKerr(err, kerr.OffsetOutOfRange) {
-		t.Fatalf("below start: %v", err)
+	if err := l.DeleteRecordsBefore(10); err != nil || l.LogStartOffset() != 33 {
+		t.Fatalf("below start: %v, start %d; want a no-op", err, l.LogStartOffset())
+	}
+	if err := l.DeleteRecordsBefore(-2); !isKerr(err, kerr.OffsetOutOfRange) {
+		t.Fatalf("negative: %v", err)
 	}
 	got := readAll(t, l, 1<<20)
 	if got[0].Offset != 33 || got[0].Value != "16-1" {
