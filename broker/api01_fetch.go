@@ -102,6 +102,10 @@ func (s *Server) gatherFetch(req *kmsg.FetchRequest) (*fetchResponse, int64, []<
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
+			// Never null: Kafka always sends an empty record set, and
+			// librdkafka rejects a null one as a protocol error
+			// ("invalid MessageSetSize -1").
+			sp.RecordBatches = []byte{}
 			p := s.topics.partition(rt.Topic, rp.Partition)
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code

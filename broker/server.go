@@ -78,6 +78,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 
+	lock   *dirLock
 	ln     net.Listener
 	host   string // advertised host
 	port   int32  // advertised port
@@ -109,10 +110,19 @@ func Start(opts Options) (*Server, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: data dir %s: %w", opts.DataDir, err)
 	}
-	s := &Server{opts: opts, log: logger, metrics: metrics, conns: make(map[*conn]struct{})}
+	lock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: logger, metrics: metrics, conns: make(map[*conn]struct{}), lock: lock}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	started := false
+	defer func() {
+		if !started {
+			lock.release()
+		}
+	}()
 
-	var err error
 	s.topics, err = openTopicRegistry(s, opts.DataDir)
 	if err != nil {
 		return nil, err
@@ -150,6 +160,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.host, s.port = host, port
 	metrics.register(s)
+	started = true
 
 	s.wg.Add(2)
 	go s.acceptLoop()
@@ -313,6 +324,7 @@ func (s *Server) Close() error {
 	errG := s.groups.Close()
 	errT := s.topics.close()
 	s.metrics.unregister()
+	s.lock.release()
 	s.log.Info("broker stopped")
 	return errors.Join(errG, errT)
 }
