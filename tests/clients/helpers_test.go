@@ -6,6 +6,7 @@ package clients_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -340,9 +341,11 @@ func rawBatches(ctx context.Context, t *testing.T, cl *kgo.Client, topic string,
 		if len(data) == 0 {
 			return out, 0
 		}
+		// Batches back to back: base offset (8 bytes), length of the rest
+		// (4 bytes), then at least a 49-byte header.
 		for len(data) >= 12+49 {
 			var b kmsg.RecordBatch
-			n := 12 + int(int32(uint32(data[8])<<24|uint32(data[9])<<16|uint32(data[10])<<8|uint32(data[11])))
+			n := 12 + int(int32(binary.BigEndian.Uint32(data[8:12])))
 			if n > len(data) {
 				break // a partial batch at the end of the response
 			}

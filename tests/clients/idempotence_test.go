@@ -65,7 +65,7 @@ func TestIdempotentProducerAcrossRestart(t *testing.T) {
 	ackedAtRestart := len(acks)
 	mu.Unlock()
 	producedAtRestart := produced.Load()
-	s = brokertest.Restart(t, s)
+	brokertest.Restart(t, s) // the old server is closed; the new one closes at cleanup
 	restartedAt.Store(produced.Load())
 	t.Logf("restarted with %d records produced, %d acknowledged", producedAtRestart, ackedAtRestart)
 
@@ -91,7 +91,6 @@ func TestIdempotentProducerAcrossRestart(t *testing.T) {
 	}
 	checkExact(t, acks, kgoConsume(ctx, t, addr, topic, ends), true)
 	t.Logf("%d records produced across the restart, %d acknowledged after it", len(acks), len(acks)-ackedAtRestart)
-	_ = s
 }
 
 // TestIdempotentProducerAcrossRestartLibrdkafka: the same with librdkafka's
@@ -141,7 +140,7 @@ func TestIdempotentProducerAcrossRestartLibrdkafka(t *testing.T) {
 				}
 			}
 			t.Logf("restarting with %d records produced, %d acknowledged", seq, len(acks))
-			s = brokertest.Restart(t, s)
+			brokertest.Restart(t, s) // the old server is closed; the new one closes at cleanup
 		}
 		m := &ckafka.Message{
 			TopicPartition: ckafka.TopicPartition{Topic: kmsg.StringPtr(topic), Partition: ckafka.PartitionAny},
@@ -176,7 +175,6 @@ func TestIdempotentProducerAcrossRestartLibrdkafka(t *testing.T) {
 		t.Errorf("broker end offsets %v, acknowledgements end at %v: the log holds records nobody was told about (duplicates)", got, ends)
 	}
 	checkExact(t, acks, kgoConsume(ctx, t, addr, topic, ends), true)
-	_ = s
 }
 
 // TestIdempotentBatchSentTwice sends the same idempotent batch twice as raw
@@ -255,7 +253,7 @@ func TestIdempotentBatchSentTwice(t *testing.T) {
 		t.Errorf("after the refused gap: log end %d, want 8", end)
 	}
 
-	s = brokertest.Restart(t, s)
+	brokertest.Restart(t, s) // the old server is closed; the new one closes at cleanup
 	cl2 := newKgo(t, addr)
 	expect("retry of 5-7 after a restart", send(cl2, 5, seqRange(5, 8)), 5, 8)
 	expect("sequence 8-9 after a restart", send(cl2, 8, seqRange(8, 10)), 8, 10)
@@ -277,7 +275,6 @@ func TestIdempotentBatchSentTwice(t *testing.T) {
 		acks = append(acks, ack{Seq: seq, Partition: 0, Offset: int64(seq)})
 	}
 	checkExact(t, acks, kgoConsume(ctx, t, addr, topic, map[int32]int64{0: 10}), true)
-	_ = s
 }
 
 // idempotentBatch builds an uncompressed v2 record batch of the records seqs
