@@ -126,6 +126,18 @@ func (c *conn) readLoop() error {
 			c.s.metrics.badRequests.WithLabelValues("frame").Inc()
 			return fmt.Errorf("request frame of %d bytes exceeds socket_request_max_bytes (%d)", size, c.s.opts.SocketRequestMaxBytes)
 		}
+		// The API key comes first: refuse oversized non-produce frames
+		// before reading (or waiting for) any of their bytes.
+		if size > nonProduceMaxBytes {
+			keyBytes, err := r.Peek(2)
+			if err != nil {
+				return err
+			}
+			if key := int16(binary.BigEndian.Uint16(keyBytes)); key != 0 {
+				c.s.metrics.badRequests.WithLabelValues("frame").Inc()
+				return fmt.Errorf("request frame of %d bytes for API key %d exceeds the %d-byte limit for non-produce requests", size, key, nonProduceMaxBytes)
+			}
+		}
 		frame := getFrame()
 		buf, err := readFrame(r, (*frame)[:0], int(size), c)
 		*frame = buf
@@ -152,7 +164,6 @@ func (c *conn) readLoop() error {
 }
 
 // readFrame reads size bytes into buf, growing it as bytes actually arrive.
-// Frames of APIs other than Produce are limited to nonProduceMaxBytes.
 func readFrame(r *bufio.Reader, buf []byte, size int, c *conn) ([]byte, error) {
 	for len(buf) < size {
 		n := min(size-len(buf), readChunk)
@@ -160,11 +171,6 @@ func readFrame(r *bufio.Reader, buf []byte, size int, c *conn) ([]byte, error) {
 		chunk := buf[len(buf) : len(buf)+n]
 		if _, err := io.ReadFull(r, chunk); err != nil {
 			return buf, fmt.Errorf("reading %d-byte request frame: %w", size, err)
-		}
-		if len(buf) == 0 && n >= 2 {
-			if key := int16(binary.BigEndian.Uint16(chunk)); key != 0 && size > nonProduceMaxBytes {
-				return buf, fmt.Errorf("request frame of %d bytes for API key %d exceeds the %d-byte limit for non-produce requests", size, key, nonProduceMaxBytes)
-			}
 		}
 		buf = buf[:len(buf)+n]
 		c.nc.SetReadDeadline(time.Now().Add(frameStallTimeout))

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 	"time"
 
@@ -23,18 +24,22 @@ import (
 // configFlags are the flags every long-running command shares: a config file
 // and overrides of its most common keys, each named after its YAML key.
 type configFlags struct {
+	fs        *flag.FlagSet
 	file      string
-	overrides map[string]*string // YAML path → flag value ("" = not given)
+	overrides map[string]*string // YAML path → flag value
+	flagOf    map[string]string  // YAML path → flag name
 	order     []string
 }
 
 func addConfigFlags(fs *flag.FlagSet, keys map[string]string) *configFlags {
-	cf := &configFlags{overrides: make(map[string]*string)}
+	cf := &configFlags{fs: fs, overrides: make(map[string]*string), flagOf: make(map[string]string)}
 	fs.StringVar(&cf.file, "c", "", "config file (YAML); defaults apply to every key it does not set")
 	for name, path := range keys {
 		cf.overrides[path] = fs.String(name, "", "overrides "+path)
+		cf.flagOf[path] = name
 		cf.order = append(cf.order, path)
 	}
+	sort.Strings(cf.order)
 	return cf
 }
 
@@ -47,10 +52,14 @@ func (cf *configFlags) load() (*config.Config, error) {
 			return nil, err
 		}
 	}
+	// Only flags actually given override the file; an explicit empty value
+	// counts (e.g. --metrics-listen "" disables metrics).
+	given := make(map[string]bool)
+	cf.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for _, path := range cf.order {
-		if v := *cf.overrides[path]; v != "" {
-			if err := cfg.Set(path, v); err != nil {
-				return nil, fmt.Errorf("flag for %s: %w", path, err)
+		if given[cf.flagOf[path]] {
+			if err := cfg.Set(path, *cf.overrides[path]); err != nil {
+				return nil, fmt.Errorf("flag --%s: %w", cf.flagOf[path], err)
 			}
 		}
 	}
@@ -119,6 +128,10 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	logger := newLogger(cfg, stderr)
+	// Catch signals before announcing readiness: a SIGTERM right after the
+	// "listening" line must still shut down cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	srv, err := broker.Start(brokerOptions(cfg, logger))
 	if err != nil {
 		logger.Error("broker failed to start", "err", err)
@@ -128,8 +141,6 @@ func runBroker(args []string, stdout, stderr io.Writer) int {
 	// The one line scripts and tests wait for: where to connect.
 	fmt.Fprintf(stdout, "tributary broker listening on %s\n", srv.Addr())
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	s := <-sig
 	logger.Info("shutting down", "signal", s.String())
 	stopMetrics()
