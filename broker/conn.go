@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -100,8 +99,12 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return
 
 func getFrame() *[]byte { return framePool.Get().(*[]byte) }
 
+// maxPooledFrame is the largest frame buffer kept for reuse: produce requests
+// of a few MiB are the common case and must not allocate in steady state.
+const maxPooledFrame = 32 << 20
+
 func putFrame(b *[]byte) {
-	if cap(*b) > 4<<20 { // don't keep huge buffers alive
+	if cap(*b) > maxPooledFrame {
 		return
 	}
 	*b = (*b)[:0]
@@ -167,7 +170,13 @@ func (c *conn) readLoop() error {
 func readFrame(r *bufio.Reader, buf []byte, size int, c *conn) ([]byte, error) {
 	for len(buf) < size {
 		n := min(size-len(buf), readChunk)
-		buf = slices.Grow(buf, n)
+		if cap(buf)-len(buf) < n {
+			// Grow by doubling, bounded by the bytes that actually arrived
+			// (the declared size is only a ceiling), so copying stays linear.
+			grown := make([]byte, len(buf), min(max(2*cap(buf), len(buf)+n), size))
+			copy(grown, buf)
+			buf = grown
+		}
 		chunk := buf[len(buf) : len(buf)+n]
 		if _, err := io.ReadFull(r, chunk); err != nil {
 			return buf, fmt.Errorf("reading %d-byte request frame: %w", size, err)

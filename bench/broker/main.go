@@ -14,6 +14,7 @@ package main
 import (
 	"bufio"
 	"context"
+	crand "crypto/rand"
 	"flag"
 	"fmt"
 	"os"
@@ -46,6 +47,7 @@ var (
 	flagRate      = flag.Float64("rate", 0, "offered load in MB/s across producers (0 = as fast as possible)")
 	flagLinger    = flag.Duration("linger", 0, "producer linger")
 	flagKeep      = flag.Bool("keep", false, "keep the data directories")
+	flagCodec     = flag.String("compression", "none", "producer compression: none, gzip, snappy, lz4, zstd (values are random, so incompressible)")
 	flagServeFake = flag.Bool("serve-kfake", false, "internal: run a kfake broker and print its address")
 )
 
@@ -79,8 +81,8 @@ func main() {
 		}
 		all = append(all, runs)
 	}
-	fmt.Printf("\n%d runs each, %d-byte records, %d partitions, acks=all, %d producer(s), idempotent=%v, inflight=%d, rate=%s, %s per run, GOMAXPROCS=%d\n\n",
-		*flagRuns, *flagRecord, *flagParts, *flagProducers, *flagIdem, *flagInflight, rateString(), *flagDuration, runtime.GOMAXPROCS(0))
+	fmt.Printf("\n%d runs each, %d-byte random records, compression %s, %d partitions, acks=all, %d producer(s), idempotent=%v, inflight=%d, rate=%s, %s per run, GOMAXPROCS=%d\n\n",
+		*flagRuns, *flagRecord, *flagCodec, *flagParts, *flagProducers, *flagIdem, *flagInflight, rateString(), *flagDuration, runtime.GOMAXPROCS(0))
 	fmt.Println("| broker | produce MB/s | produce rec/s | p50 latency | p99 latency | consume MB/s | peak RSS MB |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
 	for _, runs := range all {
@@ -243,9 +245,13 @@ func runOnce(kind string) (result, error) {
 	var latMu sync.Mutex
 	var lats []time.Duration
 	var produced, failed atomic.Int64
-	value := make([]byte, *flagRecord)
-	for i := range value {
-		value[i] = byte('a' + i%26)
+	// Incompressible values: each record takes a window of a random pool,
+	// so compression cannot shrink what reaches the disk.
+	pool := make([]byte, 1<<20+*flagRecord)
+	crand.Read(pool)
+	codec, err := codecFor(*flagCodec)
+	if err != nil {
+		return result{}, err
 	}
 
 	start := time.Now()
@@ -256,6 +262,7 @@ func runOnce(kind string) (result, error) {
 			kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(1 << 20),
 			kgo.MaxBufferedRecords(1 << 16), kgo.ProducerLinger(*flagLinger),
 			kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+			kgo.ProducerBatchCompression(codec),
 		}
 		if !*flagIdem {
 			opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(*flagInflight))
@@ -281,7 +288,8 @@ func runOnce(kind string) (result, error) {
 				}
 				t0 := time.Now()
 				sample := sent%16 == 0
-				cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+				off := int(sent*7919) % (len(pool) - *flagRecord)
+				cl.Produce(ctx, &kgo.Record{Value: pool[off : off+*flagRecord]}, func(_ *kgo.Record, err error) {
 					if err != nil {
 						failed.Add(1)
 						return
@@ -337,6 +345,22 @@ func runOnce(kind string) (result, error) {
 	res.consumeMBs = float64(bytes) / time.Since(cstart).Seconds() / 1e6
 	res.peakRSSMB = b.peakRSSMB()
 	return res, nil
+}
+
+func codecFor(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("unknown compression %q", name)
 }
 
 // serveKfake runs franz-go's kfake broker (in memory) as the peer.
