@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary/tributary/broker"
 	"io"
 	"slices"
 	"sort"
@@ -70,7 +71,13 @@ func TestConsumerGroup(t *testing.T) {
 
 func testConsumerGroup(t *testing.T, start startMember) {
 	ctx := testContext(t, 120*time.Second)
-	_, addr := startBroker(t)
+	// Like Kafka's default group.initial.rebalance.delay.ms, let the three
+	// members that start together form the first generation together. Without
+	// it the first member briefly owns every partition alone, and librdkafka
+	// can apply that generation's stale "reset to earliest" to a partition it
+	// is given again later, reading it from 0 although the broker answered
+	// its OffsetFetch with the committed offset (seen under CPU load).
+	_, addr := startBroker(t, func(o *broker.Options) { o.GroupInitialRebalanceDelay = 1500 * time.Millisecond })
 	adm := newAdmin(t, addr)
 	const partitions, perPartition = 6, 20
 	const topic, group = "grouped", "readers"
