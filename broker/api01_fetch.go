@@ -146,7 +146,7 @@ func (s *Server) gatherFetch(req *kmsg.FetchRequest) (*fetchResponse, int64, []<
 				resp.slices = append(resp.slices, slice)
 				total += slice.Len
 				budget -= slice.Len
-				s.metrics.recordsOut(rt.Topic, slice.Len)
+				s.metrics.recordsOut(rt.Topic, slice.Len, slice.NextOffset-rp.FetchOffset)
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

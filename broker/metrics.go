@@ -20,6 +20,7 @@ type Metrics struct {
 	bytesIn       *prometheus.CounterVec
 	recordsInC    *prometheus.CounterVec
 	bytesOut      *prometheus.CounterVec
+	recordsOutC   *prometheus.CounterVec
 	requestTime   *prometheus.HistogramVec
 	badRequests   *prometheus.CounterVec
 	produceErrors *prometheus.CounterVec
@@ -43,6 +44,8 @@ func NewMetrics() *Metrics {
 			Name: "tributary_broker_records_in_total", Help: "Records appended, by topic."}, []string{"topic"}),
 		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_broker_bytes_out_total", Help: "Record batch bytes sent to consumers, by topic."}, []string{"topic"}),
+		recordsOutC: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_broker_records_out_total", Help: "Records sent to consumers at or after their fetch offset, by topic."}, []string{"topic"}),
 		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "tributary_broker_request_duration_seconds", Help: "Time from reading a request to writing its response, by API.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"api"}),
@@ -52,7 +55,7 @@ func NewMetrics() *Metrics {
 			Name: "tributary_broker_produce_errors_total", Help: "Partitions of produce requests refused, by topic and Kafka error."}, []string{"topic", "error"}),
 		apiLabels: make(map[int16]prometheus.Observer),
 	}
-	reg.MustRegister(m.connections, m.bytesIn, m.recordsInC, m.bytesOut, m.requestTime, m.badRequests, m.produceErrors,
+	reg.MustRegister(m.connections, m.bytesIn, m.recordsInC, m.bytesOut, m.recordsOutC, m.requestTime, m.badRequests, m.produceErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,14 +83,18 @@ func (m *Metrics) recordsIn(topic string, bytes int, records int64) {
 	m.recordsInC.WithLabelValues(topic).Add(float64(records))
 }
 
-func (m *Metrics) recordsOut(topic string, bytes int64) {
+func (m *Metrics) recordsOut(topic string, bytes, records int64) {
 	m.bytesOut.WithLabelValues(topic).Add(float64(bytes))
+	if records > 0 {
+		m.recordsOutC.WithLabelValues(topic).Add(float64(records))
+	}
 }
 
 func (m *Metrics) forgetTopic(topic string) {
 	m.bytesIn.DeleteLabelValues(topic)
 	m.recordsInC.DeleteLabelValues(topic)
 	m.bytesOut.DeleteLabelValues(topic)
+	m.recordsOutC.DeleteLabelValues(topic)
 }
 
 func (m *Metrics) observeRequest(key int16, d time.Duration) {

@@ -93,6 +93,9 @@ type Slice struct {
 	File *os.File
 	Pos  int64
 	Len  int64
+	// NextOffset is the offset after the last record in the slice (the
+	// first batch may begin before the offset asked for).
+	NextOffset int64
 
 	ref *sliceRef
 }

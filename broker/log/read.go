@@ -36,17 +36,23 @@ func (l *Log) read(offset int64, maxBytes int32) (Slice, error) {
 		}
 		seg := l.segments[i]
 		limit := l.readLimitLocked(seg)
+		// The offset of the batch at limit: the high watermark in its
+		// segment, else the base of the next segment.
+		limitOffset := hw
+		if seg.base != l.hwBase && i+1 < len(l.segments) {
+			limitOffset = l.segments[i+1].base
+		}
 		view := seg.offIdx
 		seg.acquire()
 		l.mu.RUnlock()
 
-		start, end, err := seg.readRange(view, offset, maxBytes, limit)
+		start, end, next, err := seg.readRange(view, offset, maxBytes, limit, limitOffset)
 		if err != nil {
 			seg.release()
 			return Slice{}, fmt.Errorf("partition %s: read offset %d: %w", l.dir, offset, err)
 		}
 		if start < end {
-			return Slice{File: seg.log, Pos: start, Len: end - start, ref: &sliceRef{seg: seg}}, nil
+			return Slice{File: seg.log, Pos: start, Len: end - start, NextOffset: next, ref: &sliceRef{seg: seg}}, nil
 		}
 		// The offset lies past the last batch of this segment (a gap): the
 		// next batch is at the start of a following segment.
@@ -69,23 +75,25 @@ func (l *Log) readLimitLocked(seg *segment) int64 {
 }
 
 // readRange finds the batch holding offset and extends the range over whole
-// batches up to maxBytes (at least the first batch), not past limit. An empty
-// range means no batch below limit holds offset or a later one.
-func (s *segment) readRange(view index, offset int64, maxBytes int32, limit int64) (start, end int64, err error) {
+// batches up to maxBytes (at least the first batch), not past limit, whose
+// batch starts at limitOffset. It also returns next, the offset after the
+// last record in the range. An empty range means no batch below limit holds
+// offset or a later one.
+func (s *segment) readRange(view index, offset int64, maxBytes int32, limit, limitOffset int64) (start, end, next int64, err error) {
 	var buf [batchHeaderSize]byte
 	pos := int64(0)
 	if offset > s.base {
 		if pos, err = view.lookupOffset(offset - s.base); err != nil {
-			return 0, 0, storageError(err)
+			return 0, 0, 0, storageError(err)
 		}
 	}
 	var h batchHeader
 	for {
 		if pos >= limit {
-			return 0, 0, nil
+			return 0, 0, 0, nil
 		}
 		if h, err = s.headerAt(pos, limit, buf[:]); err != nil {
-			return 0, 0, storageError(err)
+			return 0, 0, 0, storageError(err)
 		}
 		if h.lastOffset() >= offset {
 			break
@@ -95,26 +103,28 @@ func (s *segment) readRange(view index, offset int64, maxBytes int32, limit int6
 	start, end = pos, pos+h.size
 	target := start + int64(max(maxBytes, 0))
 	if target >= limit {
-		return start, limit, nil
+		return start, limit, limitOffset, nil
 	}
 	if end >= target {
-		return start, end, nil // KIP-74: one whole batch even if larger than maxBytes
+		return start, end, h.lastOffset() + 1, nil // KIP-74: one whole batch even if larger than maxBytes
 	}
 	p, err := view.lookupPosition(target)
 	if err != nil {
-		return 0, 0, storageError(err)
+		return 0, 0, 0, storageError(err)
 	}
+	next = h.lastOffset() + 1
 	end = max(end, p)
 	for end < limit {
 		if h, err = s.headerAt(end, limit, buf[:]); err != nil {
-			return 0, 0, storageError(err)
+			return 0, 0, 0, storageError(err)
 		}
+		next = h.baseOffset // the first batch left out, or the next one in
 		if end+h.size > target {
-			break
+			return start, end, next, nil
 		}
 		end += h.size
 	}
-	return start, end, nil
+	return start, end, limitOffset, nil
 }
 
 func (s Slice) readBytes(dst []byte) ([]byte, error) {
