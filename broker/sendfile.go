@@ -6,8 +6,9 @@ package broker
 // partition's RecordBatches holds a 16-byte placeholder instead of the
 // records. The writer finds the placeholders in order, rewrites their length
 // prefixes to the real lengths, and streams the segment file ranges straight
-// from the page cache to the socket with sendfile(2). The record bytes never
-// enter user space. Connections that are not TCP fall back to pread + write.
+// from the page cache to the socket with sendfile(2) (plog.Slice.WriteTo). The
+// record bytes never enter user space. Connections that are not TCP fall back
+// to pread + write.
 
 import (
 	"bufio"
@@ -15,10 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
-	"os"
-	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -108,13 +106,15 @@ func (r *fetchResponse) writeTo(w *bufio.Writer, nc net.Conn, buf []byte) error 
 	return err
 }
 
-// writeSlice sends a segment range: sendfile on TCP, else pread and write.
+// writeSlice sends a segment range: sendfile on TCP (Slice.WriteTo), else
+// pread and write. Small ranges go through the buffered writer.
 func writeSlice(w *bufio.Writer, nc net.Conn, s plog.Slice) error {
-	if tc, ok := nc.(*net.TCPConn); ok && s.Len >= 4096 {
+	if s.Len >= 4096 {
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		return sendfile(tc, s.File, s.Pos, s.Len)
+		_, err := s.WriteTo(nc)
+		return err
 	}
 	b, err := s.ReadBytes(nil)
 	if err != nil {
@@ -122,46 +122,4 @@ func writeSlice(w *bufio.Writer, nc net.Conn, s plog.Slice) error {
 	}
 	_, err = w.Write(b)
 	return err
-}
-
-func sendfile(tc *net.TCPConn, f *os.File, off, n int64) error {
-	out, err := tc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	in, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	ctlErr := in.Control(func(infd uintptr) {
-		wErr := out.Write(func(outfd uintptr) bool {
-			for n > 0 {
-				written, err := syscall.Sendfile(int(outfd), int(infd), &off, int(min(n, 1<<30)))
-				if written > 0 {
-					n -= int64(written)
-				}
-				switch {
-				case err == syscall.EAGAIN:
-					return false // wait until the socket is writable
-				case err == syscall.EINTR:
-					continue
-				case err != nil:
-					opErr = err
-					return true
-				case written == 0:
-					opErr = io.ErrUnexpectedEOF // file shorter than the slice
-					return true
-				}
-			}
-			return true
-		})
-		if opErr == nil {
-			opErr = wErr
-		}
-	})
-	if ctlErr != nil {
-		return ctlErr
-	}
-	return opErr
 }

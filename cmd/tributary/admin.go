@@ -322,3 +322,26 @@ func offsetCell(o int64) string {
 	}
 	return strconv.FormatInt(o, 10)
 }
+
+// reportEach reports the broker's answer for each name, in the order given:
+// success prints ok(name, result) to stdout, a missing or failed answer is
+// reported on stderr. It returns the exit code: 1 if any name failed.
+func reportEach[R any](c *adminCmd, kind string, names []string, resps map[string]R,
+	errOf func(R) (error, string), ok func(name string, r R)) int {
+	exit := 0
+	for _, name := range names {
+		r, found := resps[name]
+		if !found {
+			c.report(fmt.Errorf("%s %q: missing from the broker's answer", kind, name))
+			exit = 1
+			continue
+		}
+		if err, msg := errOf(r); err != nil {
+			c.report(fmt.Errorf("%s %q: %w", kind, name, kafkaErr(err, msg)))
+			exit = 1
+			continue
+		}
+		ok(name, r)
+	}
+	return exit
+}

@@ -557,19 +557,7 @@ func groupsDelete(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(c.brokerErr("deleting groups", err))
 	}
-	exit := 0
-	for _, name := range names {
-		r, ok := resps[name]
-		switch {
-		case !ok:
-			c.report(fmt.Errorf("group %q: missing from the broker's answer", name))
-			exit = 1
-		case r.Err != nil:
-			c.report(fmt.Errorf("group %q: %w", name, kafkaErr(r.Err, r.ErrMessage)))
-			exit = 1
-		default:
-			fmt.Fprintf(stdout, "deleted group %q\n", name)
-		}
-	}
-	return exit
+	return reportEach(c, "group", names, resps,
+		func(r kadm.DeleteGroupResponse) (error, string) { return r.Err, r.ErrMessage },
+		func(name string, _ kadm.DeleteGroupResponse) { fmt.Fprintf(stdout, "deleted group %q\n", name) })
 }

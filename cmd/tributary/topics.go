@@ -202,23 +202,15 @@ func topicsCreate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(c.brokerErr("creating topics", err))
 	}
-	exit := 0
-	for _, name := range names {
-		r, ok := resps[name]
-		switch {
-		case !ok:
-			c.report(fmt.Errorf("topic %q: missing from the broker's answer", name))
-			exit = 1
-		case r.Err != nil:
-			c.report(fmt.Errorf("topic %q: %w", name, kafkaErr(r.Err, r.ErrMessage)))
-			exit = 1
-		case r.NumPartitions > 0:
-			fmt.Fprintf(stdout, "created topic %q with %s, replication factor %d\n", name, plural(int(r.NumPartitions), "partition"), r.ReplicationFactor)
-		default: // brokers before Kafka 2.4 do not say
-			fmt.Fprintf(stdout, "created topic %q\n", name)
-		}
-	}
-	return exit
+	return reportEach(c, "topic", names, resps,
+		func(r kadm.CreateTopicResponse) (error, string) { return r.Err, r.ErrMessage },
+		func(name string, r kadm.CreateTopicResponse) {
+			if r.NumPartitions > 0 {
+				fmt.Fprintf(stdout, "created topic %q with %s, replication factor %d\n", name, plural(int(r.NumPartitions), "partition"), r.ReplicationFactor)
+			} else { // brokers before Kafka 2.4 do not say
+				fmt.Fprintf(stdout, "created topic %q\n", name)
+			}
+		})
 }
 
 func topicsDelete(args []string, stdout, stderr io.Writer) int {
@@ -240,21 +232,9 @@ func topicsDelete(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(c.brokerErr("deleting topics", err))
 	}
-	exit := 0
-	for _, name := range names {
-		r, ok := resps[name]
-		switch {
-		case !ok:
-			c.report(fmt.Errorf("topic %q: missing from the broker's answer", name))
-			exit = 1
-		case r.Err != nil:
-			c.report(fmt.Errorf("topic %q: %w", name, kafkaErr(r.Err, r.ErrMessage)))
-			exit = 1
-		default:
-			fmt.Fprintf(stdout, "deleted topic %q\n", name)
-		}
-	}
-	return exit
+	return reportEach(c, "topic", names, resps,
+		func(r kadm.DeleteTopicResponse) (error, string) { return r.Err, r.ErrMessage },
+		func(name string, _ kadm.DeleteTopicResponse) { fmt.Fprintf(stdout, "deleted topic %q\n", name) })
 }
 
 func topicsAlter(args []string, stdout, stderr io.Writer) int {
