@@ -68,14 +68,7 @@ func (l *Log) append(records []byte) (AppendResult, error) {
 	for pos := int64(0); pos < int64(len(records)); {
 		h := parseHeader(records[pos:])
 		seg.noteBatch(start+pos, &h, interval)
-		if h.idempotent() {
-			p := l.producers[h.producerID]
-			if p == nil {
-				p = &producerState{epoch: h.producerEpoch}
-				l.producers[h.producerID] = p
-			}
-			p.record(&h)
-		}
+		l.noteProducerLocked(&h)
 		pos += h.size
 	}
 	l.leo = next

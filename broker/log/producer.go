@@ -252,3 +252,18 @@ func loadSnapshot(dir string, maxOffset int64) *snapshot {
 	}
 	return nil
 }
+
+// noteProducerLocked records an idempotent batch in its producer's state,
+// creating the state on the producer's first batch. Non-idempotent batches
+// are ignored.
+func (l *Log) noteProducerLocked(h *batchHeader) {
+	if !h.idempotent() {
+		return
+	}
+	p := l.producers[h.producerID]
+	if p == nil {
+		p = &producerState{epoch: h.producerEpoch}
+		l.producers[h.producerID] = p
+	}
+	p.record(h)
+}

@@ -374,13 +374,8 @@ func (l *Log) loadProducers() error {
 			if err != nil {
 				return err
 			}
-			if h.baseOffset >= from && h.idempotent() {
-				p := l.producers[h.producerID]
-				if p == nil {
-					p = &producerState{epoch: h.producerEpoch}
-					l.producers[h.producerID] = p
-				}
-				p.record(&h)
+			if h.baseOffset >= from {
+				l.noteProducerLocked(&h)
 			}
 			pos += h.size
 		}
