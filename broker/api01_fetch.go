@@ -2,8 +2,8 @@ package broker
 
 // Fetch, versions 4-12.
 //
-// Long poll: the response is sent as soon as MinBytes are available or
-// MaxWaitMillis has passed, waking on the high watermark of any requested
+// Long poll: the response is sent as soon as MinBytes are available, a
+// partition has an error, or MaxWaitMillis has passed, waking on the high watermark of any requested
 // partition. Byte limits follow KIP-74: PartitionMaxBytes per partition and
 // MaxBytes per response, but the first batch found is always returned whole
 // so a consumer can never get stuck behind a batch larger than its limits.
@@ -40,7 +40,7 @@ func handleFetch(c *conn, kreq kmsg.Request) completion {
 		var timer *time.Timer
 		for {
 			resp, n, watch := c.s.gatherFetch(req)
-			if n >= int64(req.MinBytes) || len(watch) == 0 || !time.Now().Before(deadline) {
+			if n >= int64(req.MinBytes) || resp.errored || len(watch) == 0 || !time.Now().Before(deadline) {
 				if timer != nil {
 					timer.Stop()
 				}
@@ -109,26 +109,26 @@ func (s *Server) gatherFetch(req *kmsg.FetchRequest) (*fetchResponse, int64, []<
 			p := s.topics.partition(rt.Topic, rp.Partition)
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				resp.errored = true
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
 			if rp.CurrentLeaderEpoch > 0 {
 				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+				resp.errored = true
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
+			// Take the channel before reading the watermark, so growth after
+			// this read always wakes the long poll.
+			watch = append(watch, p.log.HighWatermarkChanged())
 			hw := p.log.HighWatermark()
 			sp.HighWatermark = hw
 			sp.LastStableOffset = hw
 			sp.LogStartOffset = p.log.LogStartOffset()
 			if rp.FetchOffset == hw {
-				watch = append(watch, p.log.HighWatermarkChanged())
-				// Re-check: the watermark may have moved before we took the channel.
-				if hw = p.log.HighWatermark(); rp.FetchOffset == hw {
-					st.Partitions = append(st.Partitions, sp)
-					continue
-				}
-				sp.HighWatermark, sp.LastStableOffset = hw, hw
+				st.Partitions = append(st.Partitions, sp)
+				continue
 			}
 			limit := min(int64(rp.PartitionMaxBytes), budget)
 			if total > 0 && limit <= 0 {
@@ -138,6 +138,7 @@ func (s *Server) gatherFetch(req *kmsg.FetchRequest) (*fetchResponse, int64, []<
 			slice, err := p.log.Read(rp.FetchOffset, int32(max(limit, 1)))
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
+				resp.errored = true
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

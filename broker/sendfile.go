@@ -42,7 +42,8 @@ func placeholder(i int) []byte {
 // fetchResponse is a Fetch response whose records are still in segment files.
 type fetchResponse struct {
 	*kmsg.FetchResponse
-	slices []plog.Slice // in the order their placeholders appear
+	slices  []plog.Slice // in the order their placeholders appear
+	errored bool         // a partition has an error: answer without waiting
 }
 
 func (r *fetchResponse) release() {
