@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"golang.org/x/sync/semaphore"
 )
 
 const (
@@ -29,6 +30,9 @@ const (
 	// frameStallTimeout closes a connection that stops sending in the middle
 	// of a frame, and one that stops reading responses.
 	frameStallTimeout = 30 * time.Second
+	// maxInflightBytes bounds the request bytes one connection holds in
+	// decoded-but-unanswered requests; a larger single frame goes alone.
+	maxInflightBytes = 64 << 20
 )
 
 // completion finishes a request after its synchronous part ran in the reader.
@@ -47,6 +51,7 @@ type inflight struct {
 	start        time.Time
 	complete     completion
 	frame        *[]byte // returned to the pool once the response is written
+	weight       int64   // bytes held against the connection's in-flight budget
 }
 
 type conn struct {
@@ -58,6 +63,7 @@ type conn struct {
 	queue  chan inflight
 	once   sync.Once
 	client string // client id of the last request, for logs
+	budget *semaphore.Weighted
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -69,6 +75,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		ctx:    ctx,
 		cancel: cancel,
 		queue:  make(chan inflight, maxInflight),
+		budget: semaphore.NewWeighted(maxInflightBytes),
 	}
 }
 
@@ -141,26 +148,36 @@ func (c *conn) readLoop() error {
 				return fmt.Errorf("request frame of %d bytes for API key %d exceeds the %d-byte limit for non-produce requests", size, key, nonProduceMaxBytes)
 			}
 		}
+		// Wait until earlier requests of this connection are answered if
+		// their bytes plus this frame's would exceed the budget.
+		weight := min(int64(size), maxInflightBytes)
+		if err := c.budget.Acquire(c.ctx, weight); err != nil {
+			return net.ErrClosed
+		}
 		frame := getFrame()
 		buf, err := readFrame(r, (*frame)[:0], int(size), c)
 		*frame = buf
 		if err != nil {
 			putFrame(frame)
+			c.budget.Release(weight)
 			return err
 		}
 		start := time.Now()
 		in, err := c.dispatch(buf)
 		if err != nil {
 			putFrame(frame)
+			c.budget.Release(weight)
 			c.s.metrics.badRequests.WithLabelValues("request").Inc()
 			return err
 		}
 		in.start = start
 		in.frame = frame
+		in.weight = weight
 		select {
 		case c.queue <- in:
 		case <-c.ctx.Done():
 			putFrame(frame)
+			c.budget.Release(weight)
 			return net.ErrClosed
 		}
 	}
@@ -286,6 +303,7 @@ func (c *conn) writeLoop() {
 			fr.release()
 		}
 		putFrame(in.frame)
+		c.budget.Release(in.weight)
 		c.s.metrics.observeRequest(in.key, time.Since(in.start))
 		if len(c.queue) == 0 && !broken {
 			if err := w.Flush(); err != nil {
