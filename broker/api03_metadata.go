@@ -9,8 +9,6 @@ package broker
 // AllowAutoTopicCreation; always for older versions, as in Kafka).
 
 import (
-	"errors"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -51,15 +49,11 @@ func handleMetadata(c *conn, kreq kmsg.Request) completion {
 		}
 		name := *rt.Topic
 		if _, err := s.topics.ensure(name, allowCreate); err != nil {
+			// UNKNOWN_TOPIC_OR_PARTITION when creation is off; creation
+			// errors (an invalid name: INVALID_TOPIC_EXCEPTION) as they are.
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.Topic = &name
 			mt.ErrorCode = errorCode(err)
-			if errors.Is(err, kerr.UnknownTopicOrPartition) && allowCreate && s.opts.AutoCreateTopics {
-				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			}
-			if validateTopicName(name) != nil {
-				mt.ErrorCode = kerr.InvalidTopicException.Code
-			}
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}

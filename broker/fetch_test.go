@@ -102,3 +102,37 @@ func TestFetchLongPoll(t *testing.T) {
 		t.Fatalf("fetch beyond the log end: error %d, want OFFSET_OUT_OF_RANGE", code)
 	}
 }
+
+// Metadata for a topic that cannot exist names the reason: an invalid name
+// is INVALID_TOPIC_EXCEPTION even with auto-creation on.
+func TestMetadataInvalidTopicName(t *testing.T) {
+	s := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = true
+	for _, name := range []string{"bad name!", "ok-topic"} {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]int16{}
+	for _, tp := range resp.Topics {
+		codes[*tp.Topic] = tp.ErrorCode
+	}
+	if codes["bad name!"] != kerr.InvalidTopicException.Code {
+		t.Errorf("invalid name: error %d, want INVALID_TOPIC_EXCEPTION", codes["bad name!"])
+	}
+	if codes["ok-topic"] != 0 {
+		t.Errorf("valid name with auto-creation: error %d, want created", codes["ok-topic"])
+	}
+}
