@@ -1,0 +1,47 @@
+// One real Elasticsearch node for the test suite, run by internal/testservers.
+// The cluster runner's own main cannot take an HTTP port above 9299, so this
+// main sets the port range itself.
+//
+//   java -cp '.cache/elasticsearch/classes:.cache/elasticsearch/libs/*' \
+//     TributaryElasticsearchNode BASE_DIR HTTP_PORT
+//
+// It prints "ready http://127.0.0.1:PORT" once the node is yellow and runs
+// until it is killed (SIGTERM closes the node).
+
+import org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner;
+
+public final class TributaryElasticsearchNode {
+    public static void main(String[] args) throws Exception {
+        if (args.length != 2) {
+            System.err.println("usage: TributaryElasticsearchNode BASE_DIR HTTP_PORT");
+            System.exit(2);
+        }
+        String baseDir = args[0];
+        int httpPort = Integer.parseInt(args[1]);
+        ElasticsearchClusterRunner runner = new ElasticsearchClusterRunner();
+        runner.setMaxHttpPort(65535);
+        runner.onBuild((number, settings) -> {
+            settings.put("network.host", "127.0.0.1");
+            // A nearly full test disk must not make indices read-only.
+            settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
+            settings.put("action.auto_create_index", "true");
+        });
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                runner.close();
+            } catch (Exception e) {
+                e.printStackTrace();
+            }
+        }));
+        runner.build(ElasticsearchClusterRunner.newConfigs()
+                .basePath(baseDir)
+                .numOfNode(1)
+                .baseHttpPort(httpPort - 1) // node 1 listens on base + 1
+                .clusterName("tributary-test")
+                .printOnFailure());
+        runner.ensureYellow();
+        System.out.println("ready http://127.0.0.1:" + httpPort);
+        System.out.flush();
+        Thread.currentThread().join();
+    }
+}
