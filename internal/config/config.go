@@ -22,6 +22,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Broker configures the Kafka-protocol broker.
 	Broker Broker `yaml:"broker"`
+	// Agent configures the agent: host inputs and delivery to the broker.
+	Agent Agent `yaml:"agent"`
 
 	src *sources // where each key was set; nil for Default()
 }

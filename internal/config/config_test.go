@@ -61,6 +61,33 @@ func TestDefault(t *testing.T) {
 				OffsetsRetention:      Duration(7 * day),
 			},
 		},
+		Agent: Agent{
+			Interval:        Duration(10 * time.Second),
+			RoundInterval:   true,
+			Tags:            map[string]string{},
+			Brokers:         []string{"127.0.0.1:9092"},
+			MetricsTopic:    "metrics",
+			Compression:     "zstd",
+			BatchMaxRecords: 1000,
+			BatchMaxBytes:   1 << 20,
+			BatchTimeout:    Duration(time.Second),
+			RecordMaxBytes:  256 << 10,
+			BufferLimit:     64 << 20,
+			FlushTimeout:    Duration(10 * time.Second),
+			MetricsListen:   "127.0.0.1:9645",
+			Inputs: AgentInputs{
+				CPU:  CPUInput{InputCommon: defaultInput(), PerCPU: true, TotalCPU: true},
+				Mem:  defaultInput(),
+				Swap: defaultInput(),
+				Disk: DiskInput{InputCommon: defaultInput(), MountPoints: []string{},
+					IgnoreFS: []string{"tmpfs", "devtmpfs", "devfs", "iso9660", "overlay", "aufs", "squashfs"}},
+				DiskIO:    DiskIOInput{InputCommon: defaultInput(), Devices: []string{}},
+				Net:       NetInput{InputCommon: defaultInput(), Interfaces: []string{}},
+				System:    defaultInput(),
+				Processes: defaultInput(),
+				Kernel:    defaultInput(),
+			},
+		},
 	}
 	got := Default()
 	if !reflect.DeepEqual(settings(got), want) {
@@ -70,6 +97,8 @@ func TestDefault(t *testing.T) {
 		t.Errorf("Default().Validate() = %v", err)
 	}
 }
+
+func defaultInput() InputCommon { return InputCommon{Enabled: true, Tags: map[string]string{}} }
 
 func TestEmptyFilesAreDefault(t *testing.T) {
 	for _, data := range []string{"", "{}", "\n", "# just a comment\n", "---\n", "~\n", "log:\n", "---\n---\n", "log: {}\n---\n"} {
