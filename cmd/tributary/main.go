@@ -21,6 +21,7 @@ func init() {
 	commands = []command{
 		{"run", "run Tributary's main job on embedded defaults (today: the broker)", runBroker},
 		{"broker", "run the Kafka-protocol broker", runBroker},
+		{"agent", "run the agent: host metrics to the broker's metrics topic", runAgent},
 		{"check", "validate a config file and print every problem", runCheck},
 		{"config", "print the example config (config example) or the effective one (config show -c FILE)", runConfig},
 		{"topics", "list, describe, create, delete or alter topics on a running broker", runTopics},
