@@ -79,7 +79,9 @@ type Coordinator struct {
 }
 
 // New opens (and compacts) the offsets store in opts.Dir and returns a
-// coordinator whose groups are those with committed offsets, all Empty.
+// coordinator holding the stored groups: those that were Stable come back
+// Stable with their members (sessions restarting now), the others with
+// committed offsets come back Empty.
 func New(opts Options) (*Coordinator, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("group: Options.Dir is required")
@@ -129,6 +131,21 @@ func New(opts Options) (*Coordinator, error) {
 	}
 	for _, id := range st.groups() {
 		c.groups[id] = c.newGroup(id)
+	}
+	// Groups that were Stable come back Stable with their members, whose
+	// sessions start now; a group caught mid-rebalance comes back as its
+	// last Stable state, as in Kafka.
+	for id, rec := range st.groupMetas() {
+		g := c.newGroup(id)
+		g.mu.Lock()
+		ok := g.restore(rec)
+		g.mu.Unlock()
+		if !ok {
+			log.Warn("offsets store: ignoring inconsistent group state; the group restarts Empty", "group", id)
+			st.enqueue(op{kind: opGroupEmpty, group: id})
+			continue // Empty already if it has offsets
+		}
+		c.groups[id] = g
 	}
 	c.mu.Lock()
 	c.scheduleCleanupLocked()

@@ -220,6 +220,7 @@ func (g *group) replaceStaticMember(m *member, newID string, p *joinParams) (*me
 	g.c.log.Info("static member rejoined", "group", g.id, "instance", *m.instanceID, "member", newID)
 
 	if g.state == stateStable && g.selectProtocol() == g.protocol {
+		g.persistState() // the new member id must survive a restart
 		r := g.joinResultFor(m, nil)
 		r.leader = oldLeader
 		if g.isLeader(m) && p.version >= 9 {
@@ -350,6 +351,7 @@ func (g *group) sync(req *kmsg.SyncGroupRequest) (*member, chan syncResult, sync
 				x.assignment = bytes.Clone(assigned[x.id])
 			}
 			g.transition(stateStable)
+			g.persistState()
 			for _, x := range g.order {
 				if x.syncCh != nil {
 					x.syncCh <- g.syncResultFor(x)

@@ -532,6 +532,7 @@ func (g *group) completeJoin() {
 		g.protocol = ""
 		g.subscribed = nil
 		g.transition(stateEmpty)
+		g.persistState()
 		return
 	}
 	g.protocol = g.selectProtocol()

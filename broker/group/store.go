@@ -22,8 +22,12 @@ import (
 //
 // kinds: 1 commit (group, topic, partition, offset, leader epoch, commit time
 // ms, metadata), 2 delete one partition (group, topic, partition), 3 delete a
-// group, 4 delete a topic in every group. Strings are uvarint length + bytes,
-// integers fixed width. Replaying the records in order yields the live state.
+// group (offsets and membership), 4 delete a topic in every group, 5 a Stable
+// group's membership (group, generation, protocol type, protocol, leader,
+// members: see groupRecord), 6 a group's membership is gone (group; it became
+// Empty). Strings and byte strings are uvarint length + bytes, counts
+// uvarints, integers fixed width. Replaying the records in order yields the
+// live state: offsets per group and the last Stable membership per group.
 //
 // Writes are group-committed: callers enqueue records and wait; one syncer
 // goroutine writes everything queued so far, fsyncs once, applies the records
@@ -50,6 +54,8 @@ const (
 	opDeletePartition
 	opDeleteGroup
 	opDeleteTopic
+	opGroupState
+	opGroupEmpty
 )
 
 // op is one store record.
@@ -59,6 +65,7 @@ type op struct {
 	topic     string
 	partition int32
 	val       committed
+	meta      *groupRecord // opGroupState only
 }
 
 type topicPartition struct {
@@ -77,6 +84,19 @@ type committed struct {
 // offsetState is the live store content: group → partition → offset.
 // Groups without offsets are absent.
 type offsetState map[string]map[topicPartition]committed
+
+// groupRecords is the live persisted membership: group → its last Stable
+// state. Groups that became Empty (or were deleted) are absent.
+type groupRecords map[string]*groupRecord
+
+func (s groupRecords) apply(o *op) {
+	switch o.kind {
+	case opGroupState:
+		s[o.group] = o.meta
+	case opGroupEmpty, opDeleteGroup:
+		delete(s, o.group)
+	}
+}
 
 func (s offsetState) apply(o *op) {
 	switch o.kind {
@@ -139,6 +159,11 @@ func appendRecord(dst []byte, o *op) []byte {
 		dst = appendString(dst, o.group)
 	case opDeleteTopic:
 		dst = appendString(dst, o.topic)
+	case opGroupState:
+		dst = appendString(dst, o.group)
+		dst = o.meta.appendTo(dst)
+	case opGroupEmpty:
+		dst = appendString(dst, o.group)
 	}
 	payload := dst[start+recordHeader:]
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(payload)))
@@ -173,6 +198,35 @@ func (r *payloadReader) str() string {
 	}
 	r.b = r.b[w:]
 	return string(r.take(int(n)))
+}
+
+// count reads a uvarint element count; each element takes at least min
+// bytes, so a count the rest of the payload cannot hold is malformed (and
+// never drives an allocation).
+func (r *payloadReader) count(min int) int {
+	n, w := binary.Uvarint(r.b)
+	if r.bad || w <= 0 || w != len(binary.AppendUvarint(nil, n)) || n > uint64(len(r.b)-w)/uint64(min) {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[w:]
+	return int(n)
+}
+
+// bytes reads a length-prefixed byte string; empty reads as nil.
+func (r *payloadReader) bytes() []byte {
+	s := r.str()
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+func (r *payloadReader) u16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
 }
 
 func (r *payloadReader) u32() uint32 {
@@ -213,6 +267,11 @@ func decodeOp(payload []byte) (op, error) {
 		o.group = r.str()
 	case opDeleteTopic:
 		o.topic = r.str()
+	case opGroupState:
+		o.group = r.str()
+		o.meta = readGroupRecord(&r)
+	case opGroupEmpty:
+		o.group = r.str()
 	default:
 		return op{}, fmt.Errorf("%w: unknown kind %d", errBadRecord, o.kind)
 	}
@@ -225,6 +284,7 @@ func decodeOp(payload []byte) (op, error) {
 // recovery describes what reading a store file found.
 type recovery struct {
 	state     offsetState
+	metas     groupRecords
 	records   int   // valid records replayed
 	validSize int64 // bytes of the valid prefix, magic included
 	fileSize  int64
@@ -236,7 +296,7 @@ type recovery struct {
 // missing or empty file is an empty store. Only a wrong magic (not our file)
 // is an error: everything after the first bad record is dropped.
 func readStoreFile(path string) (recovery, error) {
-	rec := recovery{state: make(offsetState)}
+	rec := recovery{state: make(offsetState), metas: make(groupRecords)}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return rec, nil
@@ -257,7 +317,7 @@ func readStoreFile(path string) (recovery, error) {
 
 // readStore replays the longest valid prefix of a store file's content.
 func readStore(r io.Reader) (recovery, error) {
-	rec := recovery{state: make(offsetState)}
+	rec := recovery{state: make(offsetState), metas: make(groupRecords)}
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic := make([]byte, len(storeMagic))
 	n, err := io.ReadFull(br, magic)
@@ -307,18 +367,22 @@ func readStore(r io.Reader) (recovery, error) {
 			return rec, nil
 		}
 		rec.state.apply(&o)
+		rec.metas.apply(&o)
 		rec.records++
 		rec.validSize += recordHeader + int64(size)
 	}
 }
 
-// encodeSnapshot returns a whole store file holding state.
-func encodeSnapshot(state offsetState) []byte {
+// encodeSnapshot returns a whole store file holding state and metas.
+func encodeSnapshot(state offsetState, metas groupRecords) []byte {
 	buf := []byte(storeMagic)
 	for g, m := range state {
 		for k, v := range m {
 			buf = appendRecord(buf, &op{kind: opCommit, group: g, topic: k.topic, partition: k.partition, val: v})
 		}
+	}
+	for g, meta := range metas {
+		buf = appendRecord(buf, &op{kind: opGroupState, group: g, meta: meta})
 	}
 	return buf
 }
@@ -378,6 +442,7 @@ type store struct {
 
 	mu      sync.Mutex
 	state   offsetState
+	metas   groupRecords
 	pending map[string]int // group → queued ops not yet applied
 	batch   []byte
 	ops     []op
@@ -416,7 +481,7 @@ func openStore(dir string, log *slog.Logger, compactSlack int64) (*store, error)
 		log.Warn("offsets store: dropped invalid tail", "file", path, "reason", rec.reason,
 			"valid_bytes", rec.validSize, "dropped_bytes", rec.fileSize-rec.validSize, "records", rec.records)
 	}
-	snap := encodeSnapshot(rec.state)
+	snap := encodeSnapshot(rec.state, rec.metas)
 	f, _, err := replaceFile(dir, snap)
 	if err != nil {
 		return nil, fmt.Errorf("offsets store: %w", err)
@@ -426,6 +491,7 @@ func openStore(dir string, log *slog.Logger, compactSlack int64) (*store, error)
 		log:          log,
 		compactSlack: compactSlack,
 		state:        rec.state,
+		metas:        rec.metas,
 		pending:      make(map[string]int),
 		kick:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
@@ -479,6 +545,7 @@ func (s *store) run() {
 			if err == nil {
 				for i := range ops {
 					s.state.apply(&ops[i])
+					s.metas.apply(&ops[i])
 				}
 			} else if s.err == nil || s.err == errStoreClosed {
 				// Logged once here; callers only see an error code.
@@ -525,7 +592,7 @@ func (s *store) write(batch []byte) error {
 // queued op goes to the new file.
 func (s *store) compact() {
 	s.mu.Lock()
-	snap := encodeSnapshot(s.state)
+	snap := encodeSnapshot(s.state, s.metas)
 	s.mu.Unlock()
 	f, renamed, err := replaceFile(s.dir, snap)
 	if err != nil {
@@ -614,6 +681,18 @@ func (s *store) groups() []string {
 	out := make([]string, 0, len(s.state))
 	for g := range s.state {
 		out = append(out, g)
+	}
+	return out
+}
+
+// groupMetas returns the persisted membership of every group. The records
+// are never modified once stored, so they are shared.
+func (s *store) groupMetas() map[string]*groupRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]*groupRecord, len(s.metas))
+	for g, m := range s.metas {
+		out[g] = m
 	}
 	return out
 }

@@ -2,13 +2,18 @@ package group
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -30,11 +35,53 @@ func testOps() []op {
 		{kind: opDeleteGroup, group: "g3"},
 		c("", "t", 9, 8), // the empty group id is valid for offsets
 		c("g2", strings.Repeat("long-topic", 50), 2, 9),
+		{kind: opGroupState, group: "g1", meta: testGroupRecord(1, "a", "b")},
+		{kind: opGroupState, group: "g2", meta: testGroupRecord(4, "c")},
+		{kind: opGroupState, group: "g1", meta: testGroupRecord(2, "a", "b", "d")},
+		{kind: opGroupEmpty, group: "g2"},
+		{kind: opGroupState, group: "g5", meta: testGroupRecord(1, "e")},
+		{kind: opGroupState, group: "g6", meta: testGroupRecord(3, "f")},
+		{kind: opDeleteGroup, group: "g6"},
 	}
+}
+
+// testGroupRecord is a Stable group of the given members, the first the
+// leader; odd members are static.
+func testGroupRecord(generation int32, ids ...string) *groupRecord {
+	rec := &groupRecord{generation: generation, protocolType: "consumer", protocol: "range", leader: ids[0]}
+	for i, id := range ids {
+		m := memberRecord{
+			id:               id,
+			clientID:         "client-" + id,
+			clientHost:       "/127.0.0.1",
+			sessionTimeout:   10000,
+			rebalanceTimeout: 20000,
+			joinVersion:      9,
+			protocols: []kmsg.JoinGroupRequestProtocol{
+				{Name: "range", Metadata: consumerMeta("t")},
+				{Name: "sticky", Metadata: nil},
+			},
+			assignment: []byte("assign-" + id),
+		}
+		if i%2 == 1 {
+			inst := "instance-" + id
+			m.instanceID = &inst
+		}
+		rec.members = append(rec.members, m)
+	}
+	return rec
 }
 
 func replay(ops []op) offsetState {
 	s := make(offsetState)
+	for i := range ops {
+		s.apply(&ops[i])
+	}
+	return s
+}
+
+func replayMetas(ops []op) groupRecords {
+	s := make(groupRecords)
 	for i := range ops {
 		s.apply(&ops[i])
 	}
@@ -87,7 +134,7 @@ func TestTornTailKeepsEveryCompleteRecord(t *testing.T) {
 		for complete < len(ops) && ends[complete+1] <= cut {
 			complete++
 		}
-		if rec.records != complete || !equalState(rec.state, replay(ops[:complete])) {
+		if rec.records != complete || !equalState(rec.state, replay(ops[:complete])) || !reflect.DeepEqual(rec.metas, replayMetas(ops[:complete])) {
 			t.Fatalf("cut %d: recovered %d records, want %d", cut, rec.records, complete)
 		}
 		if torn := cut > 0 && cut != ends[complete]; torn != (rec.reason != "") {
@@ -116,6 +163,28 @@ func TestTornTailKeepsEveryCompleteRecord(t *testing.T) {
 	if want := replay(append(ops[:5:5], extra)); !equalState(rec.state, want) {
 		t.Fatalf("after reopen: %v, want %v", rec.state, want)
 	}
+
+	// Torn inside a group-state record: the group's earlier state is kept.
+	last := len(ops) - 5 // the second g1 state record
+	if ops[last].kind != opGroupState || ops[last].group != "g1" {
+		t.Fatalf("testOps changed: %+v", ops[last])
+	}
+	if err := os.WriteFile(path, full[:ends[last]+recordHeader+20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStore(dir, discard, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1 := s.groupMetas()["g1"]
+	s.close()
+	if g1 == nil || g1.generation != 1 || len(g1.members) != 2 {
+		t.Fatalf("after a torn group-state record: %+v, want generation 1", g1)
+	}
+	rec, err = readStoreFile(path)
+	if err != nil || rec.reason != "" || !reflect.DeepEqual(rec.metas, replayMetas(ops[:last])) {
+		t.Fatalf("rewritten after a torn group-state record: %v %q %v", err, rec.reason, rec.metas)
+	}
 }
 
 func TestCorruptRecordStopsReplay(t *testing.T) {
@@ -129,6 +198,9 @@ func TestCorruptRecordStopsReplay(t *testing.T) {
 		{"crc", ends[3] + 5, 3},
 		{"payload", ends[4] + recordHeader + 2, 4},
 		{"length", ends[2] + 1, 2},
+		{"group state crc", ends[11] + 5, 11},
+		{"group state payload", ends[12] + recordHeader + 12, 12},
+		{"group state member", ends[13] + recordHeader + 40, 13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := append([]byte(nil), full...)
@@ -139,7 +211,7 @@ func TestCorruptRecordStopsReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rec.records != tc.keep || !equalState(rec.state, replay(ops[:tc.keep])) || rec.reason == "" {
+			if rec.records != tc.keep || !equalState(rec.state, replay(ops[:tc.keep])) || !reflect.DeepEqual(rec.metas, replayMetas(ops[:tc.keep])) || rec.reason == "" {
 				t.Fatalf("kept %d records (%q), want %d", rec.records, rec.reason, tc.keep)
 			}
 		})
@@ -169,7 +241,7 @@ func TestStoreOpenErrorsAndLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.close()
-	if !equalState(s.state, replay(ops)) {
+	if !equalState(s.state, replay(ops)) || !reflect.DeepEqual(s.metas, replayMetas(ops)) {
 		t.Fatal("state changed by a leftover tmp file")
 	}
 	if _, err := os.Stat(filepath.Join(dir, storeTmpName)); !os.IsNotExist(err) {
@@ -181,7 +253,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, o := range testOps() {
 		b := appendRecord(nil, &o)
 		got, err := decodeOp(b[recordHeader:])
-		if err != nil || got != o {
+		if err != nil || !reflect.DeepEqual(got, o) {
 			t.Fatalf("%+v: got %+v, %v", o, got, err)
 		}
 	}
@@ -193,6 +265,7 @@ func FuzzStoreRecovery(f *testing.F) {
 	ops := testOps()
 	base, _ := writeTestFile(f, f.TempDir(), ops)
 	want := replay(ops)
+	wantMetas := replayMetas(ops)
 	valid := appendRecord(nil, &op{kind: opCommit, group: "g1", topic: "t", partition: 0, val: committed{offset: 42}})
 	f.Add([]byte{})
 	f.Add([]byte{0})
@@ -202,6 +275,10 @@ func FuzzStoreRecovery(f *testing.F) {
 	f.Add(valid[:len(valid)-1])
 	f.Add(append(append([]byte(nil), valid...), 1, 2, 3))
 	f.Add(appendRecord(nil, &op{kind: 9, group: "x"}))
+	state := appendRecord(nil, &op{kind: opGroupState, group: "g1", meta: testGroupRecord(7, "a", "b")})
+	f.Add(state)
+	f.Add(state[:len(state)/2])
+	f.Add(append(append([]byte(nil), state...), appendRecord(nil, &op{kind: opGroupEmpty, group: "g1"})...))
 	f.Fuzz(func(t *testing.T, tail []byte) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, storeFileName)
@@ -215,7 +292,7 @@ func FuzzStoreRecovery(f *testing.F) {
 		if rec.records < len(ops) || rec.validSize < int64(len(base)) {
 			t.Fatalf("lost the valid prefix: %d records, %d bytes", rec.records, rec.validSize)
 		}
-		if rec.records == len(ops) && !equalState(rec.state, want) {
+		if rec.records == len(ops) && (!equalState(rec.state, want) || !reflect.DeepEqual(rec.metas, wantMetas)) {
 			t.Fatal("state differs although no appended record was valid")
 		}
 		s, err := openStore(dir, discard, 0)
@@ -226,14 +303,15 @@ func FuzzStoreRecovery(f *testing.F) {
 		s.mu.Lock()
 		maps.Copy(got, s.state)
 		s.mu.Unlock()
+		gotMetas := s.groupMetas()
 		if err := s.close(); err != nil {
 			t.Fatal(err)
 		}
-		if !equalState(got, rec.state) {
+		if !equalState(got, rec.state) || !reflect.DeepEqual(groupRecords(gotMetas), rec.metas) {
 			t.Fatal("open and read disagree")
 		}
 		again, err := readStoreFile(path)
-		if err != nil || again.reason != "" || !equalState(again.state, rec.state) {
+		if err != nil || again.reason != "" || !equalState(again.state, rec.state) || !reflect.DeepEqual(again.metas, rec.metas) {
 			t.Fatalf("rewritten file: %v %q", err, again.reason)
 		}
 	})
@@ -246,6 +324,22 @@ func FuzzDecodeOp(f *testing.F) {
 		f.Add(appendRecord(nil, &o)[recordHeader:])
 	}
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	state := appendRecord(nil, &op{kind: opGroupState, group: "g", meta: testGroupRecord(3, "a", "b", "c")})[recordHeader:]
+	for _, cut := range []int{2, 6, 20, len(state) / 2, len(state) - 1} {
+		f.Add(state[:cut]) // truncated
+	}
+	// A member count far beyond what the payload can hold.
+	f.Add(append([]byte{byte(opGroupState), 1, 'g', 0, 0, 0, 1, 0, 0, 0}, binary.AppendUvarint(nil, 1<<40)...))
+	// A group state without members (an Empty group is opGroupEmpty).
+	f.Add([]byte{byte(opGroupState), 1, 'g', 0, 0, 0, 1, 0, 0, 0, 0})
+	// An instance-id flag other than 0 or 1.
+	bad := slices.Clone(state)
+	flag := bytes.Index(bad, []byte{1, 'a', 3, 1, 'a'}) + 5 // leader, count, first member id
+	if bad[flag] != 0 {
+		f.Fatal("seed layout changed")
+	}
+	bad[flag] = 2
+	f.Add(bad)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		o, err := decodeOp(payload)
 		if err != nil {
