@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this).
-# Installs what it needs (Go modules come from the module proxy), then runs
-# formatting and vet checks, every test against real servers started on
-# loopback, and a short run of every fuzz target.
+# Installs what it needs (Go modules from the module proxy; InfluxDB, Kafka and
+# Elasticsearch through scripts/testdeps.sh into .cache/), starts those servers
+# once on loopback for every package to share, then runs formatting and vet
+# checks, every test, and a short run of every fuzz target.
 #
 #   FUZZTIME=2m ./scripts/test.sh      longer fuzz runs (default 10s each)
 #   TRIBUTARY_CRASH_ROUNDS=50 ...      more SIGKILL rounds in tests/crash
@@ -16,6 +17,23 @@ step() { printf '\n=== %s\n' "$*"; }
 step "go mod download"
 go mod download
 
+step "test servers (scripts/testdeps.sh, then InfluxDB, Elasticsearch, Kafka on loopback)"
+./scripts/testdeps.sh
+go build -o .cache/bin/testservers ./internal/testservers/cmd/testservers
+servers_dir=$(mktemp -d)
+.cache/bin/testservers -env-file "$servers_dir/env" &
+servers_pid=$!
+stop_servers() {
+  if [ -n "${servers_pid:-}" ]; then
+    kill "$servers_pid" 2>/dev/null || true
+    wait "$servers_pid" 2>/dev/null || true
+    servers_pid=
+  fi
+  rm -rf "$servers_dir"
+}
+trap stop_servers EXIT
+# They start in the background while gofmt and vet run; wait for them below.
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
@@ -26,7 +44,16 @@ step "go vet"
 go vet ./...
 
 step "go test"
+for _ in $(seq 1 400); do # at most 200 s
+  [ -f "$servers_dir/env" ] && break
+  kill -0 "$servers_pid" 2>/dev/null || { echo "test servers failed to start"; exit 1; }
+  sleep 0.5
+done
+[ -f "$servers_dir/env" ] || { echo "test servers not ready after 200 s"; exit 1; }
+# shellcheck disable=SC1091
+. "$servers_dir/env"
 go test -count=1 -timeout 20m ./...
+stop_servers
 
 step "fuzz (each target for $FUZZTIME)"
 # go test -fuzz takes one target per run: find them all.
