@@ -4,7 +4,8 @@
 // scripts/testdeps.sh installs into the repository's .cache directory.
 //
 // Tests call InfluxDB(t), Elasticsearch(t) or Kafka(t): each server starts at
-// most once per test process and is stopped by Main when the tests end. When
+// most once per test process and is stopped by Main when the tests end. With
+// -short they skip, so that `go test -short` stays hermetic. When
 // scripts/test.sh has already started a server for the whole run, its address
 // comes from the environment (TRIBUTARY_TEST_INFLUXDB_URL,
 // TRIBUTARY_TEST_ELASTICSEARCH_URL, TRIBUTARY_TEST_KAFKA_BOOTSTRAP) and nothing
@@ -86,6 +87,9 @@ func Kafka(t testing.TB) string { t.Helper(); return kafka.get(t) }
 
 func (s *shared) get(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipping in -short mode: needs a real %s server", s.name)
+	}
 	if addr := os.Getenv(s.env); addr != "" {
 		return addr
 	}
