@@ -18,6 +18,7 @@ import (
 	"github.com/tributary/tributary/agent/inputs/diskio"
 	"github.com/tributary/tributary/agent/inputs/net"
 	"github.com/tributary/tributary/agent/outputs/kafka"
+	"github.com/tributary/tributary/broker"
 	"github.com/tributary/tributary/internal/config"
 
 	_ "github.com/tributary/tributary/agent/inputs/all"
@@ -160,4 +161,76 @@ func agentInputs(c config.AgentInputs) ([]agent.InputConfig, error) {
 		out = append(out, agent.InputConfig{Name: ic.name, Input: in, Interval: ic.c.Interval.Std(), Tags: ic.c.Tags})
 	}
 	return out, nil
+}
+
+// runAll is "tributary run": the broker and, pointed at it, the agent of this
+// host, in one process on the config's (or embedded) defaults.
+func runAll(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tributary run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := addConfigFlags(fs, map[string]string{
+		"listen":               "broker.listen",
+		"data-dir":             "broker.data_dir",
+		"metrics-listen":       "broker.metrics_listen",
+		"agent-metrics-listen": "agent.metrics_listen",
+		"hostname":             "agent.hostname",
+		"interval":             "agent.interval",
+		"log-level":            "log.level",
+	})
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		fmt.Fprintln(stderr, "tributary run:", err)
+		return 2
+	}
+	logger := newLogger(cfg, stderr)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+
+	srv, err := broker.Start(brokerOptions(cfg, logger.With("component", "broker")))
+	if err != nil {
+		logger.Error("broker failed to start", "err", err)
+		return 1
+	}
+	stopBrokerMetrics := serveMetrics(cfg.Broker.MetricsListen, srv.Metrics().Handler(), logger)
+	fmt.Fprintf(stdout, "tributary broker listening on %s\n", srv.Addr())
+
+	// The agent produces to the embedded broker, wherever agent.brokers points.
+	cfg.Agent.Brokers = []string{srv.Addr().String()}
+	agentLog := logger.With("component", "agent")
+	a, host, err := newAgent(cfg, agentLog)
+	code := 0
+	if err != nil {
+		logger.Error("agent failed to start", "err", err)
+		code = 1
+	} else {
+		stopAgentMetrics := serveMetrics(cfg.Agent.MetricsListen, a.MetricsHandler(), agentLog)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		fmt.Fprintf(stdout, "tributary agent started: host %s, brokers %s, topic %s\n", host, srv.Addr(), cfg.Agent.MetricsTopic)
+		select {
+		case s := <-sig:
+			logger.Info("shutting down", "signal", s.String())
+			cancel()
+			err = <-done
+		case err = <-done:
+			cancel()
+		}
+		stopAgentMetrics()
+		if err != nil {
+			logger.Error("agent shutdown", "err", err)
+			code = 1
+		}
+	}
+	// The agent has delivered what it could into the broker: now close it.
+	stopBrokerMetrics()
+	if err := srv.Close(); err != nil {
+		logger.Error("broker shutdown", "err", err)
+		code = 1
+	}
+	return code
 }

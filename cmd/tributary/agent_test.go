@@ -142,3 +142,58 @@ func TestAgentCommandBadConfig(t *testing.T) {
 		t.Errorf("stderr %q", stderr.String())
 	}
 }
+
+// TestRunAll runs "tributary run" in-process: the embedded broker receives
+// the agent's points, and SIGTERM stops both cleanly.
+func TestRunAll(t *testing.T) {
+	ready := make(chan struct{})
+	stdout := syncBuffer{readyText: "tributary agent started", ready: ready}
+	var stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"run", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--metrics-listen", "",
+			"--agent-metrics-listen", "", "--interval", "200ms", "--hostname", "all-in-one"}, &stdout, &stderr)
+	}()
+	select {
+	case <-ready:
+	case c := <-code:
+		t.Fatalf("run exited with %d: %s", c, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no readiness line; stdout %q stderr:\n%s", stdout.String(), stderr.String())
+	}
+	var addr string
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if a, ok := strings.CutPrefix(line, "tributary broker listening on "); ok {
+			addr = a
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no broker address in %q", stdout.String())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("metrics"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	fs := cl.PollRecords(ctx, 1)
+	if err := fs.Err0(); err != nil {
+		t.Fatalf("no record in metrics: %v; stderr:\n%s", err, stderr.String())
+	}
+	if r := fs.Records()[0]; string(r.Key) != "all-in-one" {
+		t.Errorf("record key %q", r.Key)
+	}
+	cl.Close()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit code %d; stderr:\n%s", c, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("run did not stop on SIGTERM; stderr:\n%s", stderr.String())
+	}
+}

@@ -19,7 +19,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"run", "run Tributary's main job on embedded defaults (today: the broker)", runBroker},
+		{"run", "run Tributary's main job on embedded defaults (today: the broker and this host's agent)", runAll},
 		{"broker", "run the Kafka-protocol broker", runBroker},
 		{"agent", "run the agent: host metrics to the broker's metrics topic", runAgent},
 		{"check", "validate a config file and print every problem", runCheck},
