@@ -51,13 +51,13 @@ func (p *Processes) Gather(ctx context.Context, acc agent.Accumulator) error {
 // fieldOfState maps the state letters of proc(5) to Telegraf's fields.
 var fieldOfState = map[string]string{
 	"R": "running", "S": "sleeping", "D": "blocked", "Z": "zombies", "X": "dead",
-	"T": "stopped", "t": "stopped", "W": "paging", "I": "idle",
+	"T": "stopped", "t": "stopped", "W": "paging", "I": "idle", "P": "parked",
 }
 
 func count(states []procState) map[string]any {
 	f := map[string]int64{
 		"running": 0, "sleeping": 0, "blocked": 0, "zombies": 0, "dead": 0,
-		"stopped": 0, "paging": 0, "idle": 0, "unknown": 0, "total": 0, "total_threads": 0,
+		"stopped": 0, "paging": 0, "idle": 0, "unknown": 0, "total": 0, "total_threads": 0, "parked": 0,
 	}
 	for _, s := range states {
 		name, ok := fieldOfState[s.state]
@@ -70,7 +70,10 @@ func count(states []procState) map[string]any {
 	}
 	out := make(map[string]any, len(f))
 	for k, v := range f {
-		out[k] = v
+		// Telegraf adds parked only when a process is parked.
+		if k != "parked" || v > 0 {
+			out[k] = v
+		}
 	}
 	return out
 }

@@ -9,11 +9,11 @@ import (
 
 func TestCount(t *testing.T) {
 	got := count([]procState{
-		{"R", 2}, {"S", 1}, {"S", 4}, {"D", 1}, {"Z", 1}, {"X", 1}, {"T", 1}, {"t", 1}, {"W", 1}, {"I", 1}, {"P", 1},
+		{"R", 2}, {"S", 1}, {"S", 4}, {"D", 1}, {"Z", 1}, {"X", 1}, {"T", 1}, {"t", 1}, {"W", 1}, {"I", 1}, {"P", 1}, {"?", 1},
 	})
 	want := map[string]int64{
 		"running": 1, "sleeping": 2, "blocked": 1, "zombies": 1, "dead": 1, "stopped": 2,
-		"paging": 1, "idle": 1, "unknown": 1, "total": 11, "total_threads": 15,
+		"paging": 1, "idle": 1, "parked": 1, "unknown": 1, "total": 12, "total_threads": 16,
 	}
 	if len(got) != len(want) {
 		t.Errorf("fields %v", got)
@@ -22,6 +22,12 @@ func TestCount(t *testing.T) {
 		if got[k] != w {
 			t.Errorf("%s = %v, want %d", k, got[k], w)
 		}
+	}
+}
+
+func TestParkedOnlyWhenSeen(t *testing.T) {
+	if _, ok := count([]procState{{"S", 1}})["parked"]; ok {
+		t.Error("parked field without parked processes")
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 
+	"github.com/shirou/gopsutil/v4/cpu"
 	"github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/load"
 
@@ -27,12 +27,12 @@ type System struct {
 	load   func(context.Context) (*load.AvgStat, error)
 	users  func(context.Context) ([]host.UserStat, error)
 	uptime func(context.Context) (uint64, error)
-	nCPUs  func() int
+	nCPUs  func(ctx context.Context, logical bool) (int, error)
 }
 
 // New returns a system input.
 func New() *System {
-	return &System{load: load.AvgWithContext, users: host.UsersWithContext, uptime: host.UptimeWithContext, nCPUs: runtime.NumCPU}
+	return &System{load: load.AvgWithContext, users: host.UsersWithContext, uptime: host.UptimeWithContext, nCPUs: cpu.CountsWithContext}
 }
 
 func init() { inputs.Add("system", func() agent.Input { return New() }) }
@@ -46,7 +46,13 @@ func (s *System) Gather(ctx context.Context, acc agent.Accumulator) error {
 	if err != nil {
 		return fmt.Errorf("system: load: %w", err)
 	}
-	gauge := map[string]any{"load1": avg.Load1, "load5": avg.Load5, "load15": avg.Load15, "n_cpus": s.nCPUs()}
+	gauge := map[string]any{"load1": avg.Load1, "load5": avg.Load5, "load15": avg.Load15}
+	// The host's logical CPUs, as Telegraf: not limited by this process's affinity or cgroup.
+	if n, err := s.nCPUs(ctx, true); err != nil {
+		acc.AddError(fmt.Errorf("system: cpu count: %w", err))
+	} else {
+		gauge["n_cpus"] = n
+	}
 	users, err := s.users(ctx)
 	switch {
 	case err == nil:

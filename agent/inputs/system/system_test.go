@@ -31,7 +31,7 @@ func TestGatherFields(t *testing.T) {
 					return []host.UserStat{{User: "ann"}, {User: "ann"}, {User: "bob"}}, tc.usersErr
 				},
 				uptime: func(context.Context) (uint64, error) { return 3600, nil },
-				nCPUs:  func() int { return 4 },
+				nCPUs:  func(context.Context, bool) (int, error) { return 4, nil },
 			}
 			acc := &agenttest.Accumulator{}
 			if err := s.Gather(context.Background(), acc); err != nil {
