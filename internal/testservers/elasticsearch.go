@@ -14,7 +14,7 @@ import (
 // loopback HTTP port and a fresh data directory, and returns once the cluster
 // is at least yellow. The transport port is the first free one in
 // 9300-9400, on 127.0.0.1. Stop it with Server.Stop.
-func StartElasticsearch(ctx context.Context) (*Server, error) {
+func StartElasticsearch(ctx context.Context) (_ *Server, err error) {
 	cache, err := cacheDir()
 	if err != nil {
 		return nil, err
@@ -34,6 +34,11 @@ func StartElasticsearch(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	port, err := freePort()
 	if err != nil {
 		return nil, err

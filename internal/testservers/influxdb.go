@@ -41,7 +41,7 @@ bind-address = "127.0.0.1:%[2]d"
 // StartInfluxDB starts influxd 1.8.10 (.cache/bin/influxd) on a free loopback
 // port with a fresh data directory, and returns once /ping answers. Stop it
 // with Server.Stop.
-func StartInfluxDB(ctx context.Context) (*Server, error) {
+func StartInfluxDB(ctx context.Context) (_ *Server, err error) {
 	cache, err := cacheDir()
 	if err != nil {
 		return nil, err
@@ -54,6 +54,11 @@ func StartInfluxDB(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	httpPort, err := freePort()
 	if err != nil {
 		return nil, err

@@ -40,7 +40,7 @@ group.initial.rebalance.delay.ms=0
 // Java 17 as a one-node KRaft cluster on free loopback ports, after
 // formatting a fresh log directory, and returns once the broker answers
 // metadata requests and lists itself. Stop it with Server.Stop.
-func StartKafka(ctx context.Context) (*Server, error) {
+func StartKafka(ctx context.Context) (_ *Server, err error) {
 	cache, err := cacheDir()
 	if err != nil {
 		return nil, err
@@ -57,6 +57,11 @@ func StartKafka(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -78,7 +83,6 @@ func StartKafka(ctx context.Context) (*Server, error) {
 		"-t", base64.RawURLEncoding.EncodeToString(clusterID), "-c", conf)
 	format.Dir = dir
 	if out, err := format.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("kafka-storage format: %w: %s", err, out)
 	}
 	s, err := startProcess("Kafka", dir, java,
