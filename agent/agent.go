@@ -187,8 +187,11 @@ func (a *Agent) runInput(ctx context.Context, ri *runningInput) {
 		a.gather(ctx, ri, tick)
 		next := tick.Add(ri.Interval)
 		if now := a.opts.now(); !next.After(now) {
+			// The gather (or this goroutine's wake-up) ran past the next tick:
+			// skip to the first tick still ahead, counted and logged.
 			skipped := now.Sub(tick) / ri.Interval
-			a.log.Warn("gather took longer than the interval; ticks skipped", "input", ri.Name, "skipped", int(skipped))
+			a.metrics.addSkipped(ri.Name, int(skipped))
+			a.log.Warn("gather ran past the next interval; intervals skipped", "input", ri.Name, "skipped", int(skipped))
 			next = tick.Add((skipped + 1) * ri.Interval)
 		}
 		tick = next

@@ -288,12 +288,17 @@ func TestRetriesInOrderWithoutLossOrDuplicates(t *testing.T) {
 			t.Errorf("tick %v not aligned", ts)
 		}
 	}
+	st := a.metrics.input("count")
+	missing := 0
 	for ts := got[0]; !ts.After(got[len(got)-1]); ts = ts.Add(interval) {
 		if !seen[ts] {
-			t.Errorf("tick %v missing", ts)
+			missing++
 		}
 	}
-	st := a.metrics.input("count")
+	// A tick is only missing when the runtime skipped it (late under load), counted.
+	if missing > int(st.skipped.Load()) {
+		t.Errorf("%d ticks missing, %d skipped", missing, st.skipped.Load())
+	}
 	if st.gathered.Load() != int64(len(got)) || st.sent.Load() != int64(len(got)) || st.errors.Load() < 1 {
 		t.Errorf("self-metrics gathered %d sent %d errors %d; delivered %d", st.gathered.Load(), st.sent.Load(), st.errors.Load(), len(got))
 	}
@@ -342,7 +347,7 @@ func TestInternalPoints(t *testing.T) {
 			agent = &pts[i]
 		}
 	}
-	if cpu == nil || cpu.Name != "internal" || cpu.Fields["gathered"] != int64(5) || cpu.Fields["sent"] != int64(4) ||
+	if cpu == nil || cpu.Name != "internal" || cpu.Fields["skipped"] != int64(0) || cpu.Fields["gathered"] != int64(5) || cpu.Fields["sent"] != int64(4) ||
 		cpu.Fields["dropped"] != int64(1) || cpu.Fields["errors"] != int64(1) {
 		t.Errorf("cpu point %+v", cpu)
 	}

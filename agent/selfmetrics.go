@@ -12,7 +12,7 @@ import (
 // inputStats are one input's self-metrics: kept as atomics for the internal
 // points and mirrored in Prometheus counters.
 type inputStats struct {
-	gathered, sent, dropped, errors atomic.Int64
+	gathered, sent, dropped, errors, skipped atomic.Int64
 }
 
 // selfMetrics owns the agent's counters and their Prometheus registry.
@@ -22,6 +22,7 @@ type selfMetrics struct {
 	sent        *prometheus.CounterVec
 	dropped     *prometheus.CounterVec
 	errors      *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
 	writeErrors prometheus.Counter
 	bufRecords  prometheus.Gauge
 	bufBytes    prometheus.Gauge
@@ -42,6 +43,8 @@ func newSelfMetrics() *selfMetrics {
 			Help: "Points dropped, per input and reason (buffer_full, shutdown)."}, []string{"input", "reason"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_agent_gather_errors_total",
 			Help: "Errors while gathering, per input."}, []string{"input"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tributary_agent_ticks_skipped_total",
+			Help: "Intervals not gathered because the previous gather ran past them, per input."}, []string{"input"}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tributary_agent_write_errors_total",
 			Help: "Failed writes to the broker (each is retried)."}),
 		bufRecords: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tributary_agent_buffer_records",
@@ -50,7 +53,7 @@ func newSelfMetrics() *selfMetrics {
 			Help: "Bytes waiting in the buffer for the broker."}),
 		inputs: make(map[string]*inputStats),
 	}
-	m.reg.MustRegister(m.gathered, m.sent, m.dropped, m.errors, m.writeErrors, m.bufRecords, m.bufBytes)
+	m.reg.MustRegister(m.gathered, m.sent, m.dropped, m.errors, m.skipped, m.writeErrors, m.bufRecords, m.bufBytes)
 	return m
 }
 
@@ -85,6 +88,11 @@ func (m *selfMetrics) addError(input string) {
 	m.errors.WithLabelValues(input).Inc()
 }
 
+func (m *selfMetrics) addSkipped(input string, n int) {
+	m.input(input).skipped.Add(int64(n))
+	m.skipped.WithLabelValues(input).Add(float64(n))
+}
+
 func (m *selfMetrics) addWriteError() {
 	m.writeErrorsN.Add(1)
 	m.writeErrors.Inc()
@@ -103,6 +111,7 @@ func (m *selfMetrics) points(buffered, bufferedBytes int) []Metric {
 	for name, s := range m.inputs {
 		out = append(out, Metric{Name: "internal", Type: Counter, Tags: map[string]string{"input": name}, Fields: map[string]any{
 			"gathered": s.gathered.Load(), "sent": s.sent.Load(), "dropped": s.dropped.Load(), "errors": s.errors.Load(),
+			"skipped": s.skipped.Load(),
 		}})
 	}
 	m.mu.Unlock()

@@ -93,7 +93,7 @@ type CPUInput struct {
 	TotalCPU bool `yaml:"totalcpu" default:"true"`
 	// CollectCPUTime adds time_* fields: cumulative seconds per state.
 	CollectCPUTime bool `yaml:"collect_cpu_time" default:"false"`
-	// ReportActive adds usage_active.
+	// ReportActive adds usage_active (100 - usage_idle).
 	ReportActive bool `yaml:"report_active" default:"false"`
 }
 

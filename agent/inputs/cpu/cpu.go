@@ -24,7 +24,7 @@ type CPU struct {
 	PerCPU         bool // a point per core (tag cpu=cpuN)
 	TotalCPU       bool // a point for all cores (tag cpu=cpu-total)
 	CollectCPUTime bool // also add time_* fields: cumulative seconds
-	ReportActive   bool // also add usage_active (100 - idle - iowait)
+	ReportActive   bool // also add usage_active (100 - usage_idle)
 
 	// times reads the OS; tests replace it.
 	times func(ctx context.Context, perCPU bool) ([]cpu.TimesStat, error)
@@ -83,7 +83,8 @@ func total(t cpu.TimesStat) float64 {
 	return t.User + t.System + t.Nice + t.Iowait + t.Irq + t.Softirq + t.Steal + t.Idle
 }
 
-func active(t cpu.TimesStat) float64 { return total(t) - t.Idle - t.Iowait }
+// active is Telegraf's: everything but idle (iowait counts as active).
+func active(t cpu.TimesStat) float64 { return total(t) - t.Idle }
 
 func timeFields(s cpu.TimesStat, reportActive bool) map[string]any {
 	f := map[string]any{

@@ -3,11 +3,14 @@ package cpu
 import (
 	"context"
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 
 	"github.com/tributary/tributary/agent/agenttest"
+
+	"github.com/shirou/gopsutil/v4/common"
 )
 
 func TestUsageFields(t *testing.T) {
@@ -25,7 +28,7 @@ func TestUsageFields(t *testing.T) {
 			want: map[string]float64{
 				"usage_user": 30, "usage_system": 10, "usage_idle": 30, "usage_nice": 5, "usage_iowait": 5,
 				"usage_irq": 2, "usage_softirq": 3, "usage_steal": 5, "usage_guest": 10, "usage_guest_nice": 0,
-				"usage_active": 65,
+				"usage_active": 70,
 			},
 			ok: true,
 		},
@@ -112,4 +115,24 @@ func TestGatherHost(t *testing.T) {
 	if len(acc.Find("cpu", map[string]string{"cpu": "cpu0"})) > 1 {
 		t.Error("more than one cpu0 point")
 	}
+}
+
+// TestGolden reads two /proc/stat samples per testdata case and compares the
+// points with expected.out (go test -update rewrites it).
+func TestGolden(t *testing.T) {
+	dir := "testdata/two_cores"
+	c := New()
+	c.ReportActive = true
+	acc := &agenttest.Accumulator{}
+	for _, s := range []string{"sample1", "sample2"} {
+		if err := c.Gather(hostProc(filepath.Join(dir, s)), acc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
+}
+
+// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
+func hostProc(dir string) context.Context {
+	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
 }

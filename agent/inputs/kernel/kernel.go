@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary/tributary/agent"
 	"github.com/tributary/tributary/agent/inputs"
+	"github.com/tributary/tributary/agent/inputs/internal/hostfs"
 )
 
 //go:embed sample.yaml
@@ -21,22 +22,22 @@ var sampleConfig string
 
 // Kernel gathers the kernel measurement (no tags). Linux only.
 type Kernel struct {
-	stat    func() (procfs.Stat, error)
-	entropy func() (*uint64, error)
+	stat    func(ctx context.Context) (procfs.Stat, error)
+	entropy func(ctx context.Context) (*uint64, error)
 }
 
-// New returns a kernel input reading /proc.
+// New returns a kernel input reading the host's /proc ($HOST_PROC honoured).
 func New() *Kernel {
 	return &Kernel{
-		stat: func() (procfs.Stat, error) {
-			fs, err := procfs.NewDefaultFS()
+		stat: func(ctx context.Context) (procfs.Stat, error) {
+			fs, err := procfs.NewFS(hostfs.Proc(ctx))
 			if err != nil {
 				return procfs.Stat{}, err
 			}
 			return fs.Stat()
 		},
-		entropy: func() (*uint64, error) {
-			fs, err := procfs.NewDefaultFS()
+		entropy: func(ctx context.Context) (*uint64, error) {
+			fs, err := procfs.NewFS(hostfs.Proc(ctx))
 			if err != nil {
 				return nil, err
 			}
@@ -53,7 +54,7 @@ func (*Kernel) SampleConfig() string { return sampleConfig }
 
 // Gather implements agent.Input.
 func (k *Kernel) Gather(ctx context.Context, acc agent.Accumulator) error {
-	st, err := k.stat()
+	st, err := k.stat(ctx)
 	if err != nil {
 		return fmt.Errorf("kernel: /proc/stat: %w", err)
 	}
@@ -63,7 +64,7 @@ func (k *Kernel) Gather(ctx context.Context, acc agent.Accumulator) error {
 		"interrupts":       st.IRQTotal,
 		"processes_forked": st.ProcessCreated,
 	}
-	if e, err := k.entropy(); err != nil {
+	if e, err := k.entropy(ctx); err != nil {
 		acc.AddError(fmt.Errorf("kernel: entropy: %w", err))
 	} else if e != nil {
 		f["entropy_avail"] = *e

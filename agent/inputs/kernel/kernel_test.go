@@ -2,20 +2,23 @@ package kernel
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/prometheus/procfs"
 
 	"github.com/tributary/tributary/agent/agenttest"
+
+	"github.com/shirou/gopsutil/v4/common"
 )
 
 func TestGatherFields(t *testing.T) {
 	e := uint64(256)
 	k := &Kernel{
-		stat: func() (procfs.Stat, error) {
+		stat: func(context.Context) (procfs.Stat, error) {
 			return procfs.Stat{BootTime: 1700000000, ContextSwitches: 10, IRQTotal: 20, ProcessCreated: 30}, nil
 		},
-		entropy: func() (*uint64, error) { return &e, nil },
+		entropy: func(context.Context) (*uint64, error) { return &e, nil },
 	}
 	acc := &agenttest.Accumulator{}
 	if err := k.Gather(context.Background(), acc); err != nil {
@@ -42,4 +45,20 @@ func TestGatherHost(t *testing.T) {
 	if f["boot_time"].(uint64) < 1e9 || f["context_switches"].(uint64) == 0 || f["processes_forked"].(uint64) == 0 {
 		t.Errorf("fields %v", f)
 	}
+}
+
+// TestGolden gathers from a fake /proc and compares the points with
+// expected.out (go test -update rewrites it).
+func TestGolden(t *testing.T) {
+	dir := "testdata/linux"
+	acc := &agenttest.Accumulator{}
+	if err := New().Gather(hostProc(filepath.Join(dir, "proc")), acc); err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
+}
+
+// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
+func hostProc(dir string) context.Context {
+	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
 }

@@ -3,11 +3,14 @@ package net
 import (
 	"context"
 	gonet "net"
+	"path/filepath"
 	"testing"
 
 	psnet "github.com/shirou/gopsutil/v4/net"
 
 	"github.com/tributary/tributary/agent/agenttest"
+
+	"github.com/shirou/gopsutil/v4/common"
 )
 
 func fake(n *Net) {
@@ -70,4 +73,22 @@ func TestGatherHost(t *testing.T) {
 	if len(acc.Find("net", map[string]string{"interface": "lo"})) != 1 {
 		t.Errorf("no lo point: %+v", acc.Metrics)
 	}
+}
+
+// TestGolden reads a fake /proc/net/dev and compares the points with
+// expected.out (go test -update rewrites it).
+func TestGolden(t *testing.T) {
+	dir := "testdata/three_interfaces"
+	n := New()
+	n.Interfaces = []string{"*"}
+	acc := &agenttest.Accumulator{}
+	if err := n.Gather(hostProc(filepath.Join(dir, "proc")), acc); err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
+}
+
+// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
+func hostProc(dir string) context.Context {
+	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary/tributary/agent"
 	"github.com/tributary/tributary/agent/inputs"
+	"github.com/tributary/tributary/agent/inputs/internal/hostfs"
 )
 
 //go:embed sample.yaml
@@ -22,7 +23,7 @@ var sampleConfig string
 
 // Processes gathers the processes measurement (no tags). Linux only.
 type Processes struct {
-	states func() ([]procState, error)
+	states func(ctx context.Context) ([]procState, error)
 }
 
 type procState struct {
@@ -40,7 +41,7 @@ func (*Processes) SampleConfig() string { return sampleConfig }
 
 // Gather implements agent.Input.
 func (p *Processes) Gather(ctx context.Context, acc agent.Accumulator) error {
-	states, err := p.states()
+	states, err := p.states(ctx)
 	if err != nil {
 		return fmt.Errorf("processes: %w", err)
 	}
@@ -78,8 +79,13 @@ func count(states []procState) map[string]any {
 	return out
 }
 
-func readStates() ([]procState, error) {
-	procs, err := procfs.AllProcs()
+// readStates reads the host's /proc ($HOST_PROC honoured).
+func readStates(ctx context.Context) ([]procState, error) {
+	fs, err := procfs.NewFS(hostfs.Proc(ctx))
+	if err != nil {
+		return nil, err
+	}
+	procs, err := fs.AllProcs()
 	if err != nil {
 		return nil, err
 	}

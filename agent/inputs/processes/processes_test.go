@@ -2,9 +2,12 @@ package processes
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/tributary/tributary/agent/agenttest"
+
+	"github.com/shirou/gopsutil/v4/common"
 )
 
 func TestCount(t *testing.T) {
@@ -41,4 +44,20 @@ func TestGatherHost(t *testing.T) {
 	if f["total"].(int64) < 1 || f["running"].(int64) < 1 || f["total_threads"].(int64) < f["total"].(int64) {
 		t.Errorf("fields %v", f)
 	}
+}
+
+// TestGolden gathers from a fake /proc and compares the points with
+// expected.out (go test -update rewrites it).
+func TestGolden(t *testing.T) {
+	dir := "testdata/states"
+	acc := &agenttest.Accumulator{}
+	if err := New().Gather(hostProc(filepath.Join(dir, "proc")), acc); err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
+}
+
+// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
+func hostProc(dir string) context.Context {
+	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
 }
