@@ -442,13 +442,14 @@ func rdkafkaMember(ctx context.Context, t *testing.T, addr, group, topic, name s
 // produced: each member resumes exactly at its committed offset (durable
 // across the restart), and reads the new records exactly once.
 //
-// The broker keeps committed offsets but not group membership across a
-// restart (Kafka keeps both), so every member has to join again: kgo reports
-// that as ErrGroupSession in a poll, which is logged here, not failed. Records
-// are produced only once the members are back, because a member that fetches
-// while it is out of the group gets its commits refused and reads those
-// records again (at-least-once); and kafka-go may then even deliver a record
-// buffered before the rebalance a second time after committing it.
+// The broker keeps committed offsets and Stable group membership across a
+// restart, as Kafka does, so kgo and librdkafka members carry on with their
+// member ids. kafka-go leaves its group on any connection error (its
+// ConsumerGroup drops the member id), so it joins again; a kgo
+// ErrGroupSession is logged here, not failed. Records are produced only once
+// the members are back, because a member that rejoins while fetching may read
+// records after its last commit again (at-least-once), and kafka-go may then
+// deliver a record buffered before the rebalance a second time.
 func TestConsumerGroupAcrossBrokerRestart(t *testing.T) {
 	ctx := testContext(t, 90*time.Second)
 	s, addr := startBroker(t)
