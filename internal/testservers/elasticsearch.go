@@ -12,8 +12,10 @@ import (
 // org.codelibs cluster runner's jars in .cache/elasticsearch/libs, run by
 // scripts/testdeps/TributaryElasticsearchNode.java) with Java 17 on a free
 // loopback HTTP port and a fresh data directory, and returns once the cluster
-// is at least yellow. The transport port is the first free one in
-// 9300-9400, on 127.0.0.1. Stop it with Server.Stop.
+// is at least yellow. It is a single-node cluster (discovery.type=single-node,
+// a cluster name of its own, its transport on another free loopback port), so
+// nodes of concurrent test processes never try to join each other. Stop it
+// with Server.Stop.
 func StartElasticsearch(ctx context.Context) (_ *Server, err error) {
 	cache, err := cacheDir()
 	if err != nil {
@@ -43,10 +45,14 @@ func StartElasticsearch(ctx context.Context) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	transportPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	s, err := startProcess("Elasticsearch", dir, java,
 		"-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
 		"-cp", classes+string(os.PathListSeparator)+filepath.Join(libs, "*"),
-		"TributaryElasticsearchNode", filepath.Join(dir, "node"), fmt.Sprint(port))
+		"TributaryElasticsearchNode", filepath.Join(dir, "node"), fmt.Sprint(port), fmt.Sprint(transportPort))
 	if err != nil {
 		return nil, err
 	}

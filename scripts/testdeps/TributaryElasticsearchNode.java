@@ -3,7 +3,10 @@
 // main sets the port range itself.
 //
 //   java -cp '.cache/elasticsearch/classes:.cache/elasticsearch/libs/*' \
-//     TributaryElasticsearchNode BASE_DIR HTTP_PORT
+//     TributaryElasticsearchNode BASE_DIR HTTP_PORT TRANSPORT_PORT
+//
+// The node is a single-node cluster with its own name: it never looks for,
+// nor joins, the nodes of other test processes on this machine.
 //
 // It prints "ready http://127.0.0.1:PORT" once the node is yellow and runs
 // until it is killed (SIGTERM closes the node).
@@ -12,16 +15,19 @@ import org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner;
 
 public final class TributaryElasticsearchNode {
     public static void main(String[] args) throws Exception {
-        if (args.length != 2) {
-            System.err.println("usage: TributaryElasticsearchNode BASE_DIR HTTP_PORT");
+        if (args.length != 3) {
+            System.err.println("usage: TributaryElasticsearchNode BASE_DIR HTTP_PORT TRANSPORT_PORT");
             System.exit(2);
         }
         String baseDir = args[0];
         int httpPort = Integer.parseInt(args[1]);
+        String transportPort = args[2];
         ElasticsearchClusterRunner runner = new ElasticsearchClusterRunner();
         runner.setMaxHttpPort(65535);
         runner.onBuild((number, settings) -> {
             settings.put("network.host", "127.0.0.1");
+            settings.put("transport.port", transportPort);
+            settings.put("discovery.type", "single-node");
             // A nearly full test disk must not make indices read-only.
             settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
             settings.put("action.auto_create_index", "true");
@@ -37,7 +43,7 @@ public final class TributaryElasticsearchNode {
                 .basePath(baseDir)
                 .numOfNode(1)
                 .baseHttpPort(httpPort - 1) // node 1 listens on base + 1
-                .clusterName("tributary-test")
+                .clusterName("tributary-test-" + httpPort)
                 .printOnFailure());
         runner.ensureYellow();
         System.out.println("ready http://127.0.0.1:" + httpPort);
