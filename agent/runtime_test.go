@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -353,5 +354,34 @@ func TestInternalPoints(t *testing.T) {
 	}
 	if agent == nil || agent.Fields["buffer_records"] != 2 || agent.Fields["buffer_bytes"] != 100 {
 		t.Errorf("agent point %+v", agent)
+	}
+}
+
+func TestJitterKeepsTimestampsAligned(t *testing.T) {
+	out := newFakeOutput(nil)
+	const interval = 20 * time.Millisecond
+	a, err := New(Options{Hostname: "h", Interval: interval, RoundInterval: true, Jitter: interval / 2, Output: out,
+		Inputs: []InputConfig{{Name: "count", Input: &counterInput{}, Tags: map[string]string{"k": "v"}}}, BatchTimeout: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	out.waitFor(t, "5 intervals", func(r []Record) bool { return len(ticks(r)) >= 5 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.snapshot() {
+		if r.Time.UnixNano()%int64(interval) != 0 || string(r.Key) != "h" {
+			t.Errorf("record at %v key %q", r.Time, r.Key)
+		}
+		if r.Input == "count" && !strings.Contains(string(r.Value), ",host=h,k=v ") {
+			t.Errorf("record %q lacks its tags", r.Value)
+		}
+		if r.Input == "count" && !strings.HasSuffix(string(r.Value), strconv.FormatInt(r.Time.UnixNano(), 10)+"\n") {
+			t.Errorf("record %q not stamped with its tick %v", r.Value, r.Time)
+		}
 	}
 }
