@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export CI="${CI:-}"
 FUZZTIME="${FUZZTIME:-10s}"
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (at %ds)\n' "$*" "$SECONDS"; }
 
 step "go mod download"
 go mod download
@@ -66,4 +66,4 @@ while IFS= read -r line; do
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sed -E 's/^\.\///; s/^([^:]*):[0-9]+:/\1:/')
 
 echo
-echo "all tests passed"
+echo "all tests passed in ${SECONDS}s"
