@@ -7,13 +7,18 @@ import (
 	_ "embed"
 	"fmt"
 	gonet "net"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	psnet "github.com/shirou/gopsutil/v4/net"
 
 	"github.com/tributary/tributary/agent"
 	"github.com/tributary/tributary/agent/inputs"
+	"github.com/tributary/tributary/agent/inputs/internal/hostfs"
 )
 
 //go:embed sample.yaml
@@ -71,7 +76,9 @@ func (n *Net) Gather(ctx context.Context, acc agent.Accumulator) error {
 		if usable != nil && !usable[c.Name] || usable == nil && !n.matches(c.Name) {
 			continue
 		}
-		acc.AddCounter("net", fields(c), map[string]string{"interface": c.Name})
+		f := fields(c)
+		f["speed"] = speed(ctx, c.Name)
+		acc.AddCounter("net", f, map[string]string{"interface": c.Name})
 	}
 	return nil
 }
@@ -83,6 +90,20 @@ func (n *Net) matches(name string) bool {
 		}
 	}
 	return false
+}
+
+// speed is the interface's link speed in Mbit/s from sysfs, -1 when the
+// kernel does not know it (virtual interfaces), as Telegraf reports it.
+func speed(ctx context.Context, iface string) int64 {
+	raw, err := os.ReadFile(filepath.Join(hostfs.Sys(ctx), "class", "net", iface, "speed"))
+	if err != nil {
+		return -1
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(raw)), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 func fields(c psnet.IOCountersStat) map[string]any {

@@ -41,6 +41,9 @@ func TestGatherDefaultSkipsLoopbackAndDown(t *testing.T) {
 	if len(acc.Metrics) != 1 || len(m) != 1 {
 		t.Fatalf("points: %+v", acc.Metrics)
 	}
+	if m[0].Fields["speed"] == nil {
+		t.Error("no speed field")
+	}
 	want := map[string]uint64{"bytes_sent": 1, "bytes_recv": 2, "packets_sent": 3, "packets_recv": 4, "err_in": 5, "err_out": 6, "drop_in": 7, "drop_out": 8}
 	for k, w := range want {
 		if m[0].Fields[k] != w {
@@ -82,13 +85,10 @@ func TestGolden(t *testing.T) {
 	n := New()
 	n.Interfaces = []string{"*"}
 	acc := &agenttest.Accumulator{}
-	if err := n.Gather(hostProc(filepath.Join(dir, "proc")), acc); err != nil {
+	ctx := context.WithValue(context.Background(), common.EnvKey, common.EnvMap{
+		common.HostProcEnvKey: filepath.Join(dir, "proc"), common.HostSysEnvKey: filepath.Join(dir, "sys")})
+	if err := n.Gather(ctx, acc); err != nil {
 		t.Fatal(err)
 	}
 	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
-}
-
-// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
-func hostProc(dir string) context.Context {
-	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
 }

@@ -21,7 +21,7 @@ import (
 var sampleConfig string
 
 // System gathers two system points per interval, as Telegraf does: a gauge
-// with load1, load5, load15, n_cpus, n_users and a counter with uptime
+// with load1, load5, load15, n_cpus, n_physical_cpus, n_users and a counter with uptime
 // (seconds). n_users is left out where the OS keeps no login records.
 type System struct {
 	load   func(context.Context) (*load.AvgStat, error)
@@ -52,6 +52,9 @@ func (s *System) Gather(ctx context.Context, acc agent.Accumulator) error {
 		acc.AddError(fmt.Errorf("system: cpu count: %w", err))
 	} else {
 		gauge["n_cpus"] = n
+	}
+	if n, err := s.nCPUs(ctx, false); err == nil {
+		gauge["n_physical_cpus"] = n
 	}
 	users, err := s.users(ctx)
 	switch {

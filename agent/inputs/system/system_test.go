@@ -18,8 +18,8 @@ func TestGatherFields(t *testing.T) {
 		usersErr error
 		want     map[string]any
 	}{
-		{"with utmp", nil, map[string]any{"load1": 1.5, "load5": 0.5, "load15": 0.25, "n_cpus": 4, "n_users": 3, "n_unique_users": 2}},
-		{"without utmp", os.ErrNotExist, map[string]any{"load1": 1.5, "load5": 0.5, "load15": 0.25, "n_cpus": 4}},
+		{"with utmp", nil, map[string]any{"load1": 1.5, "load5": 0.5, "load15": 0.25, "n_cpus": 4, "n_physical_cpus": 2, "n_users": 3, "n_unique_users": 2}},
+		{"without utmp", os.ErrNotExist, map[string]any{"load1": 1.5, "load5": 0.5, "load15": 0.25, "n_cpus": 4, "n_physical_cpus": 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -31,7 +31,12 @@ func TestGatherFields(t *testing.T) {
 					return []host.UserStat{{User: "ann"}, {User: "ann"}, {User: "bob"}}, tc.usersErr
 				},
 				uptime: func(context.Context) (uint64, error) { return 3600, nil },
-				nCPUs:  func(context.Context, bool) (int, error) { return 4, nil },
+				nCPUs: func(_ context.Context, logical bool) (int, error) {
+					if logical {
+						return 4, nil
+					}
+					return 2, nil
+				},
 			}
 			acc := &agenttest.Accumulator{}
 			if err := s.Gather(context.Background(), acc); err != nil {
