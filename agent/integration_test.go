@@ -19,7 +19,10 @@ import (
 	"github.com/tributary/tributary/agent/inputs/net"
 	"github.com/tributary/tributary/agent/outputs/kafka"
 	"github.com/tributary/tributary/internal/brokertest"
+	"github.com/tributary/tributary/internal/testservers"
 )
+
+func TestMain(m *testing.M) { testservers.Main(m) }
 
 // point is a parsed line.
 type point struct {
@@ -81,7 +84,20 @@ func testLogger() *slog.Logger {
 // host tag and key, aligned timestamps, and every interval exactly once.
 func TestAgentToBroker(t *testing.T) {
 	srv := brokertest.Start(t)
-	addr := srv.Addr().String()
+	checkDelivery(t, srv.Addr().String(), "metrics")
+}
+
+// TestAgentToApacheKafka is the same test against a real Apache Kafka (4.1,
+// KRaft; skipped with -short or when it is not installed): the agent uses
+// only the Kafka protocol.
+func TestAgentToApacheKafka(t *testing.T) {
+	bootstrap := testservers.Kafka(t)
+	checkDelivery(t, bootstrap, fmt.Sprintf("metrics-agent-%d", time.Now().UnixNano()))
+}
+
+// checkDelivery runs the agent against the brokers at addr, producing to
+// topic, and checks what a franz-go consumer reads back.
+func checkDelivery(t *testing.T, addr, topic string) {
 	const host, interval = "test-host", 200 * time.Millisecond
 
 	var ins []agent.InputConfig
@@ -96,7 +112,7 @@ func TestAgentToBroker(t *testing.T) {
 		}
 		ins = append(ins, ic)
 	}
-	out, err := kafka.New(kafka.Options{Brokers: []string{addr}, Topic: "metrics"})
+	out, err := kafka.New(kafka.Options{Brokers: []string{addr}, Topic: topic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +132,7 @@ func TestAgentToBroker(t *testing.T) {
 		<-runErr
 	}()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("metrics"),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +183,7 @@ func TestAgentToBroker(t *testing.T) {
 	}
 	runErr <- nil
 	adm := kadm.NewClient(cl)
-	endOffsets, err := adm.ListEndOffsets(context.Background(), "metrics")
+	endOffsets, err := adm.ListEndOffsets(context.Background(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
