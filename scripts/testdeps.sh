@@ -29,7 +29,7 @@ influxdb() {
   local want="influxd $INFLUXDB_VERSION"
   if fresh influxd "$want" && [ -x "$cache/bin/influxd" ]; then return; fi
   need go
-  echo "testdeps: building influxd $INFLUXDB_VERSION (about a minute cold)"
+  echo "testdeps: building influxd $INFLUXDB_VERSION (about two minutes cold on 2 cores)"
   GOBIN="$cache/bin" GOFLAGS=-mod=mod go install "github.com/influxdata/influxdb/cmd/influxd@$INFLUXDB_VERSION"
   echo "$want" >"$cache/influxd.stamp"
 }
@@ -42,8 +42,9 @@ maven_libs() {
   need java mvn
   echo "testdeps: fetching $name jars from Maven Central"
   rm -rf "$cache/$name/libs"
-  mvn -B -q -f "$pom" dependency:copy-dependencies \
-    -DoutputDirectory="$cache/$name/libs" -DincludeScope=runtime
+  mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
+    -DoutputDirectory="$cache/$name/libs" -DincludeScope=runtime 2>&1 |
+    sed 's/\x1b\[[0-9;]*m//g' # Maven 3.8 prints colour resets even in batch mode
   echo "$want" >"$cache/$name.stamp"
 }
 
