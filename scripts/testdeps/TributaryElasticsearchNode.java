@@ -8,8 +8,10 @@
 // The node is a single-node cluster with its own name: it never looks for,
 // nor joins, the nodes of other test processes on this machine.
 //
-// It prints "ready http://127.0.0.1:PORT" once the node is yellow and runs
-// until it is killed (SIGTERM closes the node).
+// It prints "started http://127.0.0.1:PORT" once the node runs (the caller
+// waits for cluster health with its own deadline: the runner's ensureYellow
+// gives up after 30 s, too soon on a loaded 2-core machine) and runs until it
+// is killed (SIGTERM closes the node).
 
 import org.codelibs.elasticsearch.runner.ElasticsearchClusterRunner;
 
@@ -45,8 +47,7 @@ public final class TributaryElasticsearchNode {
                 .baseHttpPort(httpPort - 1) // node 1 listens on base + 1
                 .clusterName("tributary-test-" + httpPort)
                 .printOnFailure());
-        runner.ensureYellow();
-        System.out.println("ready http://127.0.0.1:" + httpPort);
+        System.out.println("started http://127.0.0.1:" + httpPort);
         System.out.flush();
         Thread.currentThread().join();
     }
