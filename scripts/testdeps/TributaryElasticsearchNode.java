@@ -1,6 +1,6 @@
 // One real Elasticsearch node for the test suite, run by internal/testservers.
 // The cluster runner's own main cannot take an HTTP port above 9299, so this
-// main sets the port range itself.
+// main sets the port itself.
 //
 //   java -cp '.cache/elasticsearch/classes:.cache/elasticsearch/libs/*' \
 //     TributaryElasticsearchNode BASE_DIR HTTP_PORT TRANSPORT_PORT
@@ -25,7 +25,9 @@ public final class TributaryElasticsearchNode {
         int httpPort = Integer.parseInt(args[1]);
         String transportPort = args[2];
         ElasticsearchClusterRunner runner = new ElasticsearchClusterRunner();
-        runner.setMaxHttpPort(65535);
+        // A negative maximum makes the runner use exactly base + 1 instead of
+        // moving silently to the next free port, which the caller would not know.
+        runner.setMaxHttpPort(-1);
         runner.onBuild((number, settings) -> {
             settings.put("network.host", "127.0.0.1");
             settings.put("transport.port", transportPort);
