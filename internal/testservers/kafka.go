@@ -75,12 +75,12 @@ func StartKafka(ctx context.Context) (_ *Server, err error) {
 		return nil, err
 	}
 	classpath := filepath.Join(libs, "*")
-	clusterID := make([]byte, 16)
-	if _, err := rand.Read(clusterID); err != nil {
+	clusterID, err := kafkaClusterID()
+	if err != nil {
 		return nil, err
 	}
 	format := exec.CommandContext(ctx, java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-		"-t", base64.RawURLEncoding.EncodeToString(clusterID), "-c", conf)
+		"--cluster-id", clusterID, "--config", conf)
 	format.Dir = dir
 	if out, err := format.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("kafka-storage format: %w: %s", err, out)
@@ -96,6 +96,21 @@ func StartKafka(ctx context.Context) (_ *Server, err error) {
 		return startFailed(s, err)
 	}
 	return s, nil
+}
+
+// kafkaClusterID returns a random Kafka UUID in its base64 form. Like Kafka's
+// own Uuid.randomUuid it never starts with '-', which the storage tool's
+// argument parser would take for an option.
+func kafkaClusterID() (string, error) {
+	for {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		if id := base64.RawURLEncoding.EncodeToString(b); id[0] != '-' {
+			return id, nil
+		}
+	}
 }
 
 // kafkaReady asks the broker for metadata and wants it to list itself and a
