@@ -1,6 +1,7 @@
 package agenttest
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/shirou/gopsutil/v4/common"
 
 	"github.com/tributary/tributary/agent"
 )
@@ -82,4 +85,21 @@ func Golden(t *testing.T, dir, got string) {
 	if got != string(want) {
 		t.Errorf("%s differs.\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+// HostProc returns a context under which gopsutil and the inputs' /proc
+// readers read dir as /proc (the HOST_PROC convention).
+func HostProc(dir string) context.Context {
+	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
+}
+
+// GatherGolden gathers once from the fake /proc in dir/proc and compares the
+// points with dir/expected.out (go test -update rewrites it).
+func GatherGolden(t *testing.T, dir string, in agent.Input) {
+	t.Helper()
+	acc := &Accumulator{}
+	if err := in.Gather(HostProc(filepath.Join(dir, "proc")), acc); err != nil {
+		t.Fatal(err)
+	}
+	Golden(t, dir, Lines(acc.Metrics))
 }

@@ -9,8 +9,6 @@ import (
 	"github.com/shirou/gopsutil/v4/cpu"
 
 	"github.com/tributary/tributary/agent/agenttest"
-
-	"github.com/shirou/gopsutil/v4/common"
 )
 
 func TestUsageFields(t *testing.T) {
@@ -125,14 +123,9 @@ func TestGolden(t *testing.T) {
 	c.ReportActive = true
 	acc := &agenttest.Accumulator{}
 	for _, s := range []string{"sample1", "sample2"} {
-		if err := c.Gather(hostProc(filepath.Join(dir, s)), acc); err != nil {
+		if err := c.Gather(agenttest.HostProc(filepath.Join(dir, s)), acc); err != nil {
 			t.Fatal(err)
 		}
 	}
 	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
-}
-
-// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
-func hostProc(dir string) context.Context {
-	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
 }

@@ -2,14 +2,11 @@ package diskio
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/shirou/gopsutil/v4/disk"
 
 	"github.com/tributary/tributary/agent/agenttest"
-
-	"github.com/shirou/gopsutil/v4/common"
 )
 
 func TestGatherNamesAndFilter(t *testing.T) {
@@ -64,15 +61,5 @@ func TestGatherHost(t *testing.T) {
 // TestGolden reads a fake /proc/diskstats and compares the points with
 // expected.out (go test -update rewrites it).
 func TestGolden(t *testing.T) {
-	dir := "testdata/disks"
-	acc := &agenttest.Accumulator{}
-	if err := New().Gather(hostProc(filepath.Join(dir, "proc")), acc); err != nil {
-		t.Fatal(err)
-	}
-	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
-}
-
-// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
-func hostProc(dir string) context.Context {
-	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
+	agenttest.GatherGolden(t, "testdata/disks", New())
 }

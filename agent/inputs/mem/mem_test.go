@@ -2,14 +2,11 @@ package mem
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/shirou/gopsutil/v4/mem"
 
 	"github.com/tributary/tributary/agent/agenttest"
-
-	"github.com/shirou/gopsutil/v4/common"
 )
 
 func TestFields(t *testing.T) {
@@ -54,15 +51,5 @@ func TestGatherHost(t *testing.T) {
 // TestGolden gathers from a fake /proc and compares the points with
 // expected.out (go test -update rewrites it).
 func TestGolden(t *testing.T) {
-	dir := "testdata/linux"
-	acc := &agenttest.Accumulator{}
-	if err := New().Gather(hostProc(filepath.Join(dir, "proc")), acc); err != nil {
-		t.Fatal(err)
-	}
-	agenttest.Golden(t, dir, agenttest.Lines(acc.Metrics))
-}
-
-// hostProc returns a context making gopsutil (and hostfs) read dir as /proc.
-func hostProc(dir string) context.Context {
-	return context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: dir})
+	agenttest.GatherGolden(t, "testdata/linux", New())
 }
