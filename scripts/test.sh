@@ -55,6 +55,29 @@ done
 go test -count=1 -timeout 20m ./...
 stop_servers
 
+# fuzz_one runs one target. Go 1.26's fuzz coordinator can fail a run with a
+# bare "context deadline exceeded" when -fuzztime expires while a worker is
+# mid-call (golang/go#75804, fixed in Go 1.27): no input failed and no
+# reproducer is written. Only that exact signature is run once more; any other
+# failure, or a written reproducer, fails the suite.
+fuzz_one() {
+  local target=$1 pkg=$2 out rc
+  for attempt in 1 2; do
+    set +e
+    out=$(go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" 2>&1)
+    rc=$?
+    set -e
+    printf '%s\n' "$out"
+    [ $rc -eq 0 ] && return 0
+    if [ $attempt -eq 1 ] && grep -qx '    context deadline exceeded' <<<"$out" \
+       && [ -z "$(git status --porcelain -- "$pkg/testdata/fuzz/$target" 2>/dev/null)" ]; then
+      echo "--- $target: Go fuzz coordinator deadline race (golang/go#75804), no failing input; running it again"
+      continue
+    fi
+    return $rc
+  done
+}
+
 step "fuzz (each target for $FUZZTIME)"
 # go test -fuzz takes one target per run: find them all.
 while IFS= read -r line; do
@@ -62,7 +85,7 @@ while IFS= read -r line; do
   target=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*).*/\1/' <<<"${line#*:}")
   pkg="./$(dirname "$file")"
   echo "--- $target in $pkg"
-  go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg"
+  fuzz_one "$target" "$pkg"
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sed -E 's/^\.\///; s/^([^:]*):[0-9]+:/\1:/')
 
 echo
