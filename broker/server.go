@@ -129,7 +129,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.groups, err = group.New(group.Options{
 		Dir:                   filepath.Join(opts.DataDir, "__groups"),
-		Logger:                logger.With("component", "groups"),
+		Logger:                logger.With("subsystem", "groups"),
 		InitialRebalanceDelay: opts.GroupInitialRebalanceDelay,
 		MinSessionTimeout:     opts.GroupMinSessionTimeout,
 		MaxSessionTimeout:     opts.GroupMaxSessionTimeout,

@@ -51,7 +51,7 @@ func open(opts Options, flusher bool) (*Log, error) {
 	}
 	l := &Log{
 		dir:         opts.Dir,
-		logger:      logger.With("component", "broker/log", "dir", opts.Dir),
+		logger:      logger.With("subsystem", "log", "dir", opts.Dir),
 		now:         now,
 		producers:   make(map[int64]*producerState),
 		flushKick:   make(chan struct{}, 1),

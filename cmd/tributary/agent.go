@@ -190,7 +190,7 @@ func runAll(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
 
-	srv, err := broker.Start(brokerOptions(cfg, logger.With("component", "broker")))
+	srv, err := broker.Start(brokerOptions(cfg, logger))
 	if err != nil {
 		logger.Error("broker failed to start", "err", err)
 		return 1
