@@ -378,8 +378,9 @@ func (g *group) addMember(id string, p *joinParams) (*member, chan joinResult) {
 	return m, ch
 }
 
-// removeMember drops m, answering its parked join or sync with code.
-func (g *group) removeMember(m *member, code int16) {
+// release stops m's session timer (and invalidates one already firing) and
+// answers its parked join or sync with code.
+func (m *member) release(code int16) {
 	if m.sessionTimer != nil {
 		m.sessionTimer.Stop()
 	}
@@ -392,6 +393,11 @@ func (g *group) removeMember(m *member, code int16) {
 		m.syncCh <- syncResult{err: code}
 		m.syncCh = nil
 	}
+}
+
+// removeMember drops m, answering its parked join or sync with code.
+func (g *group) removeMember(m *member, code int16) {
+	m.release(code)
 	delete(g.members, m.id)
 	if m.instanceID != nil && g.static[*m.instanceID] == m {
 		delete(g.static, *m.instanceID)
@@ -595,18 +601,7 @@ func (g *group) joinResultFor(m *member, members []kmsg.JoinGroupResponseMember)
 func (g *group) shutdown() {
 	g.stopRebalanceTimer()
 	for _, m := range g.order {
-		if m.sessionTimer != nil {
-			m.sessionTimer.Stop()
-		}
-		m.sessionSeq++
-		if m.joinCh != nil {
-			m.joinCh <- joinResult{err: errCoordinatorNA, memberID: m.id, generation: -1}
-			m.joinCh = nil
-		}
-		if m.syncCh != nil {
-			m.syncCh <- syncResult{err: errCoordinatorNA}
-			m.syncCh = nil
-		}
+		m.release(errCoordinatorNA)
 	}
 	for id := range g.pending {
 		g.removePending(id)
