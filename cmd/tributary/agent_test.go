@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -105,18 +106,7 @@ func TestAgentCommand(t *testing.T) {
 		t.Fatalf("no readiness line; stderr:\n%s", stderr.String())
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("metrics"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	fs := cl.PollRecords(ctx, 1)
-	if err := fs.Err0(); err != nil {
-		t.Fatalf("no record in metrics: %v; stderr:\n%s", err, stderr.String())
-	}
-	if r := fs.Records()[0]; string(r.Key) != "cmd-test" || !bytes.Contains(r.Value, []byte("host=cmd-test")) {
+	if r := firstMetricsRecord(t, addr, &stderr); string(r.Key) != "cmd-test" || !bytes.Contains(r.Value, []byte("host=cmd-test")) {
 		t.Errorf("record key %q value %q", r.Key, r.Value)
 	}
 
@@ -170,21 +160,9 @@ func TestRunAll(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("no broker address in %q", stdout.String())
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("metrics"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	fs := cl.PollRecords(ctx, 1)
-	if err := fs.Err0(); err != nil {
-		t.Fatalf("no record in metrics: %v; stderr:\n%s", err, stderr.String())
-	}
-	if r := fs.Records()[0]; string(r.Key) != "all-in-one" {
+	if r := firstMetricsRecord(t, addr, &stderr); string(r.Key) != "all-in-one" {
 		t.Errorf("record key %q", r.Key)
 	}
-	cl.Close()
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -196,4 +174,22 @@ func TestRunAll(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("run did not stop on SIGTERM; stderr:\n%s", stderr.String())
 	}
+}
+
+// firstMetricsRecord reads the first record of the metrics topic at addr,
+// failing the test (with the command's stderr) if none arrives in 15 s.
+func firstMetricsRecord(t *testing.T, addr string, stderr fmt.Stringer) *kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("metrics"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	fs := cl.PollRecords(ctx, 1)
+	if err := fs.Err0(); err != nil {
+		t.Fatalf("no record in metrics: %v; stderr:\n%s", err, stderr.String())
+	}
+	return fs.Records()[0]
 }
